@@ -1,0 +1,52 @@
+# The front door. `make help` lists the targets; variables can be overridden:
+#   make pdf VARIANT=fall2024 OUT=build/fall2024
+VARIANT ?= fall2025
+OUT     ?= build
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+TEX_PACKAGES ?= texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern poppler-utils
+
+.PHONY: help setup tex pdf handout presets check test bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@echo "  variables: VARIANT=$(VARIANT) (preset name or .toml path), OUT=$(OUT)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed tex ## create .venv, install the package and TeX Live if missing
+
+tex: ## install TeX Live from Debian packages if latexmk/pdflatex are missing
+	@if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing TeX Live: $(TEX_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); \
+	else \
+	  echo "TeX Live is missing. Run as root:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $(TEX_PACKAGES)"; \
+	  exit 2; \
+	fi
+
+pdf: setup ## build the answer key of VARIANT into OUT/hw2_theory.pdf
+	$(PY) -m derivations build --variant $(VARIANT) --out $(OUT)
+
+handout: setup ## build the student handout (questions only) of VARIANT into OUT/handout
+	$(PY) -m derivations build --variant $(VARIANT) --out $(OUT)/handout --handout
+
+presets: setup ## build both shipped presets into build/<preset>
+	$(PY) -m derivations build --variant fall2025 --out build/fall2025
+	$(PY) -m derivations build --variant fall2024 --out build/fall2024
+
+check: $(VENV)/.installed ## validate VARIANT and run every verification, write nothing
+	$(PY) -m derivations check --variant $(VARIANT)
+
+test: setup ## run the test suite
+	$(PY) -m pytest -q
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf $(OUT) build .pytest_cache

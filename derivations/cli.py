@@ -1,0 +1,63 @@
+"""Command line: ``python -m derivations build [--variant NAME|PATH] [--out DIR]``.
+
+Exit status 0 on success, 2 on a bad variant or a failed tool/verification,
+with one line on stderr naming what went wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import build as build_mod
+from . import variant as variant_mod
+from .errors import ToolError, VariantError, VerificationError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m derivations",
+                                     description="Derive, verify and typeset the HW2 theory answer key.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the key (PDF, LaTeX source, answers.json, verification.npz)")
+    b.add_argument("--variant", default=variant_mod.DEFAULT_PRESET,
+                   help="preset name (%s) or path to a .toml file" % ", ".join(variant_mod.PRESETS))
+    b.add_argument("--out", default="build", type=Path, help="output folder (default: build)")
+    b.add_argument("--handout", action="store_true", help="questions only, no solutions (student handout)")
+    c = sub.add_parser("check", help="validate a variant and run every verification, write nothing")
+    c.add_argument("--variant", default=variant_mod.DEFAULT_PRESET)
+    sub.add_parser("presets", help="list the shipped presets")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "presets":
+            print("\n".join(variant_mod.PRESETS))
+            return 0
+        variant = variant_mod.load(args.variant)
+        if args.command == "check":
+            results = build_mod.derive_all(variant)
+            checks, _ = build_mod.verify_all(results, variant.seed)
+            print(f"{variant.name}: {len(checks)} checks passed")
+            return 0
+        report = build_mod.build(variant, args.out, key=not args.handout)
+    except VariantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (VerificationError, ToolError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    wide = [w for w in report.overfull if w > render_limit()]
+    print(f"{variant.name}: {len(report.checks)} checks passed; wrote "
+          + ", ".join(str(f) for f in report.files) + f" in {report.seconds['total']:.1f} s")
+    if wide:
+        print(f"warning: {len(wide)} overfull line(s) wider than {render_limit():g}pt "
+              f"(max {max(wide):.1f}pt)", file=sys.stderr)
+    return 0
+
+
+def render_limit() -> float:
+    from .render import OVERFULL_LIMIT_PT
+
+    return OVERFULL_LIMIT_PT

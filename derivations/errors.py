@@ -1,0 +1,37 @@
+"""Exception types with one-line, precise messages.
+
+The CLI turns a :class:`VariantError` into a single line on stderr and exit
+status 2; a :class:`VerificationError` stops the build before anything is
+written to the output folder.
+"""
+from __future__ import annotations
+
+
+class VariantError(ValueError):
+    """A variant file is missing a key, has an unknown one, or a value out of range.
+
+    The message always names the file, the key, the offending value and what
+    would have been allowed, on one line.
+    """
+
+    def __init__(self, file: str, key: str, value: object, allowed: str) -> None:
+        self.file, self.key, self.value, self.allowed = file, key, value, allowed
+        shown = "<missing>" if value is _MISSING else repr(value)
+        super().__init__(f"{file}: {key} = {shown}: {allowed}")
+
+
+class _Missing:
+    def __repr__(self) -> str:  # pragma: no cover - only for debugging
+        return "<missing>"
+
+
+_MISSING = _Missing()
+MISSING = _MISSING
+
+
+class VerificationError(RuntimeError):
+    """A derived closed form disagreed with its independent check."""
+
+
+class ToolError(RuntimeError):
+    """An external tool (latexmk) failed; the message says which and where the log is."""

@@ -1,0 +1,132 @@
+"""The one LaTeX printing layer.
+
+Math reaches the document only through :func:`tex`, a thin front to a
+:class:`sympy.printing.latex.LatexPrinter` subclass that speaks the homework's
+notation: ``x[c, n]`` for indexed entries, ``\\odot`` for Hadamard products,
+``\\operatorname{diag}``. Prose from users reaches it only through
+:func:`escape`. Nothing here edits printed LaTeX with regular expressions.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+_ESCAPES = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': r"\textquotedbl{}",
+}
+
+
+def escape(text: str) -> str:
+    """Escape user text for LaTeX (as ``pylatex.utils.escape_latex`` does, without its
+    newline handling: variant strings cannot contain control characters)."""
+    return "".join(_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+class HomeworkPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with the homework's notation."""
+
+    # A thin space between factors keeps products of indexed entries readable.
+    _default_settings = {**LatexPrinter._default_settings, "mul_symbol": r"\,"}
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        base = self._print(expr.base.label)
+        idx = ", ".join(self._print(i) for i in expr.indices)
+        return rf"{base}[{idx}]"
+
+    def _print_HadamardProduct(self, expr: Any) -> str:
+        return r" \odot ".join(self.parenthesize(a, 60) for a in expr.args)
+
+    def _print_DiagMatrix(self, expr: Any) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+
+    def _print_DiagonalizeVector(self, expr: Any) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: Any = None) -> str:
+        i, j = (self._print(a) for a in expr.args)
+        out = rf"\delta_{{{i},\,{j}}}"
+        return rf"\left({out}\right)^{{{exp}}}" if exp else out
+
+
+_PRINTER = HomeworkPrinter()
+_PRINTER_AS_BUILT = HomeworkPrinter({"order": "none", "mul_symbol": "dot"})
+
+
+def tex(expr: Any, *, as_built: bool = False) -> str:
+    """LaTeX of a SymPy expression (or a number) in the homework's notation.
+
+    ``as_built=True`` keeps the order of terms in which an unevaluated
+    expression was constructed (for showing a formula with numbers substituted).
+    """
+    printer = _PRINTER_AS_BUILT if as_built else _PRINTER
+    return printer.doprint(sp.sympify(expr) if isinstance(expr, (int, float)) else expr)
+
+
+def shape(dims: Sequence[Any]) -> str:
+    r"""``\mathbb{R}^{a \times b}`` for a shape given as ints or SymPy symbols."""
+    return r"\mathbb{R}^{" + r" \times ".join(tex(d) for d in dims) + "}"
+
+
+def dims(dims: Sequence[Any]) -> str:
+    r"""``a \times b`` (no \mathbb{R})."""
+    return r" \times ".join(tex(d) for d in dims)
+
+
+def matrix(rows: Sequence[Sequence[str]], kind: str = "bmatrix") -> str:
+    """A matrix environment from already printed LaTeX cells."""
+    body = r" \\ ".join(" & ".join(r) for r in rows)
+    return rf"\begin{{{kind}}}{body}\end{{{kind}}}"
+
+
+def elided(entries: Sequence[Sequence[Any]], max_rows: int, max_cols: int) -> str:
+    """Print a matrix of SymPy entries, eliding the middle with dots when it is too big."""
+
+    def pick(n: int, m: int) -> list[int | None]:
+        if n <= m:
+            return list(range(n))
+        head = m // 2
+        return list(range(head)) + [None] + list(range(n - (m - head - 1), n))
+
+    rows = pick(len(entries), max_rows)
+    cols = pick(len(entries[0]), max_cols)
+    out = []
+    for r in rows:
+        line = []
+        for c in cols:
+            if r is None and c is None:
+                line.append(r"\ddots")
+            elif r is None:
+                line.append(r"\vdots")
+            elif c is None:
+                line.append(r"\cdots")
+            else:
+                line.append(tex(entries[r][c]))
+        out.append(line)
+    return matrix(out)
+
+
+def join(items: Iterable[str], sep: str = ", ") -> str:
+    return sep.join(items)
+
+
+def sci(value: float) -> str:
+    """A float in compact scientific LaTeX (for the verification table)."""
+    if value == 0:
+        return "0"
+    mant, exp = f"{value:.1e}".split("e")
+    return rf"{mant}\times10^{{{int(exp)}}}"

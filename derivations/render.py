@@ -1,0 +1,87 @@
+"""Jinja2 LaTeX templates and the TeX Live compile.
+
+Templates use delimiters that cannot clash with LaTeX (``((* *))`` for blocks,
+``((( )))`` for values, ``((= =))`` for comments), ``StrictUndefined`` so a
+missing value is an error rather than an empty string, and receive ready
+strings and numbers only. User prose passes through the ``escape_tex`` filter.
+LaTeX runs without shell escape.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+
+from .errors import ToolError
+from .latex import escape
+
+TEMPLATE_DIR = Path(os.environ.get("HW2_TEMPLATES", Path(__file__).resolve().parent.parent / "templates"))
+MAIN_TEMPLATE = "hw2_theory.tex.j2"
+OVERFULL_LIMIT_PT = 10.0
+
+
+def environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        block_start_string="((*",
+        block_end_string="*))",
+        variable_start_string="(((",
+        variable_end_string=")))",
+        comment_start_string="((=",
+        comment_end_string="=))",
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["escape_tex"] = escape
+    return env
+
+
+def render(context: Mapping[str, Any], template: str = MAIN_TEMPLATE, template_dir: Path = TEMPLATE_DIR) -> str:
+    """Render the document's LaTeX source from a ready context."""
+    return environment(template_dir).get_template(template).render(**context)
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    pdf: Path
+    log: Path
+    overfull: tuple[float, ...]  # widths in pt of every overfull hbox
+
+
+def latex_available() -> bool:
+    return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+
+
+def overfull_boxes(log_text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log_text))
+
+
+def compile_pdf(tex_file: Path) -> CompileResult:
+    """Compile ``tex_file`` in its own folder with latexmk/pdflatex, no shell escape."""
+    if not latex_available():
+        raise ToolError("latexmk/pdflatex not found; install TeX Live: apt-get install -y "
+                        "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern")
+    workdir = tex_file.parent
+    cmd = ["latexmk", "-pdf", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+           "-file-line-error", "-silent", tex_file.name]
+    env = {**os.environ, "openout_any": "p", "shell_escape": "f"}
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
+    log = tex_file.with_suffix(".log")
+    pdf = tex_file.with_suffix(".pdf")
+    log_text = log.read_text("latin-1") if log.exists() else ""
+    if proc.returncode != 0 or not pdf.exists():
+        errors = [line for line in log_text.splitlines() if line.startswith("!") or ":error" in line or
+                  re.match(r".*:\d+: ", line)]
+        first = errors[0] if errors else (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["unknown"]
+        raise ToolError(f"LaTeX failed on {tex_file.name}: {first if isinstance(first, str) else first[0]} "
+                        f"(log: {log})")
+    return CompileResult(pdf, log, overfull_boxes(log_text))
