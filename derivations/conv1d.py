@@ -261,7 +261,9 @@ def channel_blocks(result: Conv1dResult) -> dict[str, list[list[sp.Expr]]]:
     K, L = result.params.kernel, result.params.length
     rows = range(1, result.L_out + 1)
     dW = [[result.df_dW.subs({p: pp, m: mm}) for mm in range(1, K + 1)] for pp in rows]
-    dx = [[result.df_dx.subs({p: pp, n: nn}) for nn in range(1, L + 1)] for pp in rows]
+    # Short names w_m = W[1, c, m] keep the banded block narrow enough to print.
+    short = {W[1, c, mm]: sp.Symbol(f"w_{mm}") for mm in range(1, K + 1)}
+    dx = [[result.df_dx.subs({p: pp, n: nn}).subs(short) for nn in range(1, L + 1)] for pp in rows]
     return {"dW": dW, "dx": dx}
 
 

@@ -11,30 +11,18 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 import sympy as sp
+from pylatex.utils import escape_latex
 from sympy.printing.latex import LatexPrinter
-
-_ESCAPES = {
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "\\": r"\textbackslash{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "|": r"\textbar{}",
-    '"': r"\textquotedbl{}",
-}
 
 
 def escape(text: str) -> str:
-    """Escape user text for LaTeX (as ``pylatex.utils.escape_latex`` does, without its
-    newline handling: variant strings cannot contain control characters)."""
-    return "".join(_ESCAPES.get(ch, ch) for ch in str(text))
+    """Escape user text for LaTeX with PyLaTeX's ``escape_latex``.
+
+    Every LaTeX special character becomes text (``\\`` -> ``\\textbackslash{}``, ``{`` -> ``\\{``
+    and so on), so a variant's strings can never run commands. Variant strings are
+    already free of control characters (the loader refuses them).
+    """
+    return str(escape_latex(str(text)))
 
 
 class HomeworkPrinter(LatexPrinter):

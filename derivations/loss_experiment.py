@@ -36,6 +36,7 @@ import os
 import pathlib
 import tempfile
 import time
+import zipfile
 from typing import Mapping
 
 import numpy as np
@@ -202,16 +203,14 @@ def forward(params: Mapping[str, np.ndarray], X: np.ndarray) -> tuple[np.ndarray
     beta = np.full(4 * H, 0.5)
     beta[2 * H:3 * H] = 0.0
     alpha = scale
-    # the input part of the pre-activations for all t at once, already rescaled
-    pre_x = (X @ Wx + b) * scale                         # (B, T, 4H)
-    Wh_scaled = Wh * scale
+    Wx_scaled, Wh_scaled, b_scaled = Wx * scale, Wh * scale, b * scale
     hs = np.zeros((T + 1, B, H))                         # hs[t] = h_t, hs[0] = h_0 = 0
     cs = np.zeros((T + 1, B, H))
     gates = np.empty((T, B, 4 * H))                      # activated i, f, g, o
     tanh_c = np.empty((T, B, H))
     for t in range(T):
         gt = gates[t]
-        np.tanh(pre_x[:, t, :] + hs[t] @ Wh_scaled, out=gt)
+        np.tanh(X[:, t, :] @ Wx_scaled + hs[t] @ Wh_scaled + b_scaled, out=gt)
         gt *= alpha
         gt += beta
         cs[t + 1] = gt[:, H:2 * H] * cs[t] + gt[:, :H] * gt[:, 2 * H:3 * H]
@@ -258,24 +257,30 @@ def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray,
     T, B, H4 = gates.shape
     H = H4 // 4
     grads: Params = {"Wy": hs[T].T @ dz, "by": dz.sum(axis=0)}
+    X = cache["X"]
     dh = dz @ params["Wy"].T
     dc = np.zeros((B, H))
-    das = np.empty((T, B, H4))
+    dWx = np.zeros_like(params["Wx"])
+    dWh = np.zeros_like(Wh)
+    db = np.zeros(H4)
+    da = np.empty((B, H4))
+    # The weight gradients are accumulated one time step at a time: each product
+    # is small enough for BLAS to run it on one thread, which is much faster on a
+    # shared, loaded machine than one large multi-threaded product at the end.
     for t in range(T - 1, -1, -1):
         gt = gates[t]
         i, f, g, o = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
         dc = dc + dh * o * (1.0 - tanh_c[t] ** 2)
-        da = das[t]
         da[:, :H] = dc * g * i * (1.0 - i)
         da[:, H:2 * H] = dc * cs[t] * f * (1.0 - f)
         da[:, 2 * H:3 * H] = dc * i * (1.0 - g ** 2)
         da[:, 3 * H:] = dh * tanh_c[t] * o * (1.0 - o)
+        dWh += hs[t].T @ da
+        dWx += X[:, t, :].T @ da
+        db += da.sum(axis=0)
         dh = da @ Wh.T
         dc = dc * f
-    # sums over time and batch of outer products, done as one contraction each
-    grads["Wh"] = np.tensordot(hs[:T], das, axes=([0, 1], [0, 1]))
-    grads["Wx"] = np.tensordot(cache["X"], das, axes=([1, 0], [0, 1]))
-    grads["b"] = das.sum(axis=(0, 1))
+    grads.update(Wx=dWx, Wh=dWh, b=db)
     return loss, accuracy, grads
 
 
@@ -302,6 +307,17 @@ class ExperimentSettings:
     ``fixed_lr`` is the learning rate of the fixed procedure (None: same as
     ``lr``); ``clip_norm`` and ``warmup_steps`` (linear warm-up, 0 = none) are
     also used only by the fixed procedure.  Everything else is shared.
+
+    Defaults: plain SGD with lr = 2 for the spiking procedure; the fix is the
+    same SGD with the global gradient norm clipped to 0.1, i.e. every update
+    is at most lr * clip_norm = 0.2 long, whereas the largest unclipped
+    update of the spiking run is about 2 * 13 = 26 (the weight norm jumps from
+    25 to 36 in one step).  The phenomenon does not hinge on the seed: for
+    seeds 0..7 every spiking run went above 1.5x the initial loss after step
+    10 and no clipped run went above 1.2x.  Seed 7 is the default because it
+    shows both kinds of spike: small early ones while the task is being
+    learnt, and a large one (about 7x the initial loss) at step 450 after the
+    network had already solved the task.
     """
 
     classes: int = 4
@@ -309,11 +325,11 @@ class ExperimentSettings:
     n_distractors: int = 4
     hidden: int = 16
     optimizer: str = "sgd"
-    lr: float = 1.0
+    lr: float = 2.0
     steps: int = 1000
     batch: int = 32
-    seed: int = 0
-    clip_norm: float = 1.0
+    seed: int = 7
+    clip_norm: float = 0.1
     fixed_lr: float | None = None
     warmup_steps: int = 0
     eval_batch: int = 2000
@@ -500,6 +516,7 @@ def _save(path: pathlib.Path, key: str, runs: dict[str, Run]) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is an ordinary shared file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -519,7 +536,7 @@ def _load(path: pathlib.Path, key: str) -> dict[str, Run] | None:
                 fields.update({f: float(z[f"{name}_{f}"]) for f in _SCALARS})
                 runs[name] = Run(**fields)
             return runs
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
 
 
@@ -567,9 +584,14 @@ def write_plot_data(spiking: Run, fixed: Run, path: pathlib.Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: print the summary
+if __name__ == "__main__":  # pragma: no cover - manual use
+    # python3 -m derivations.loss_experiment [CACHE_DIR [PLOT.dat]]: print the summary
+    # of the default experiment, optionally write the pgfplots table.
     import sys
 
-    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(".cache")
+    out = (pathlib.Path(sys.argv[1]) if len(sys.argv) > 1
+           else pathlib.Path(tempfile.gettempdir()) / "loss_experiment_cache")
     sp, fx, hit = run_both(ExperimentSettings(), out)
+    if len(sys.argv) > 2:
+        write_plot_data(sp, fx, pathlib.Path(sys.argv[2]))
     print(json.dumps({"cache_hit": hit, **summary(sp, fx)}, indent=1))

@@ -79,9 +79,8 @@ def compile_pdf(tex_file: Path) -> CompileResult:
     pdf = tex_file.with_suffix(".pdf")
     log_text = log.read_text("latin-1") if log.exists() else ""
     if proc.returncode != 0 or not pdf.exists():
-        errors = [line for line in log_text.splitlines() if line.startswith("!") or ":error" in line or
-                  re.match(r".*:\d+: ", line)]
-        first = errors[0] if errors else (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["unknown"]
-        raise ToolError(f"LaTeX failed on {tex_file.name}: {first if isinstance(first, str) else first[0]} "
-                        f"(log: {log})")
+        errors = [line for line in log_text.splitlines() if line.startswith("!") or re.match(r"^\S+:\d+: ", line)]
+        tail = (proc.stdout + proc.stderr).strip().splitlines()
+        first = errors[0] if errors else (tail[-1] if tail else "unknown error")
+        raise ToolError(f"LaTeX failed on {tex_file.name}: {first} (log: {log})")
     return CompileResult(pdf, log, overfull_boxes(log_text))

@@ -1,0 +1,222 @@
+"""Tests of the loss-spike experiment (derivations/loss_experiment.py).
+
+They check the data (labels against an independent rule), the hand-written
+backpropagation (against central finite differences), the phenomenon itself on
+a shortened run of the default settings (spikes above the initial loss without
+the fix, none with it), and the on-disk cache.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from derivations.loss_experiment import (
+    ExperimentSettings,
+    Run,
+    evaluate,
+    init_params,
+    label_of,
+    loss_and_grads,
+    make_batch,
+    run_both,
+    spikes,
+    summary,
+    train,
+    write_plot_data,
+)
+
+# Shortened default run: the first 300 steps of the default data stream.  The
+# spiking procedure already spikes there and the fixed one already learns.
+SHORT = dataclasses.replace(ExperimentSettings(), steps=300)
+
+
+def _ids(X):
+    """Symbol ids back from the one-hot encoding."""
+    return X.argmax(axis=-1)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize("n_distractors", [1, 4, 7])
+def test_four_class_labels_follow_the_QRSU_table(n_distractors):
+    rng = np.random.default_rng(123)
+    X, y = make_batch(rng, 500, 15, 4, n_distractors)
+    x_id, y_id = n_distractors, n_distractors + 1
+    assert X.dtype == np.float64 and X.shape == (500, 15, n_distractors + 2)
+    assert np.all(X.sum(axis=-1) == 1.0)
+    table = {(x_id, x_id): 0, (x_id, y_id): 1, (y_id, x_id): 2, (y_id, y_id): 3}  # Q R S U
+    ids = _ids(X)
+    for seq, label in zip(ids, y):
+        positions = np.flatnonzero(seq >= x_id)
+        assert len(positions) == 2
+        assert table[tuple(seq[positions])] == label
+        assert label_of(seq, 4, n_distractors) == label
+    # every class occurs (the classes are balanced by construction)
+    assert set(np.unique(y)) == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("classes", [2, 8])
+def test_other_class_counts_read_markers_as_binary_number(classes):
+    rng = np.random.default_rng(5)
+    X, y = make_batch(rng, 300, 24, classes, 4)
+    k = {2: 1, 8: 3}[classes]
+    for seq, label in zip(_ids(X), y):
+        markers = seq[seq >= 4]
+        assert len(markers) == k
+        bits = "".join("1" if m == 5 else "0" for m in markers)
+        assert int(bits, 2) == label == label_of(seq, classes, 4)
+    assert set(np.unique(y)) == set(range(classes))
+
+
+def test_label_of_default_alphabet_and_hand_examples():
+    # default alphabet: 4 distractors 0..3, X = 4, Y = 5
+    assert label_of([0, 4, 1, 2, 4, 3], 4) == 0  # XX -> Q
+    assert label_of([4, 0, 5, 1], 4) == 1  # XY -> R
+    assert label_of([5, 4], 4) == 2  # YX -> S
+    assert label_of([3, 5, 5, 0], 4) == 3  # YY -> U
+    with pytest.raises(ValueError):
+        label_of([0, 4, 1, 2], 4)  # only one marker
+
+
+@pytest.mark.parametrize("classes", [0, 1, 3, 5, 6, 16, 2.0, True])
+def test_invalid_classes_raise(classes):
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError):
+        make_batch(rng, 4, 10, classes, 4)
+    with pytest.raises(ValueError):
+        label_of([4, 5, 4, 5], classes)
+    with pytest.raises(ValueError):
+        train(dataclasses.replace(ExperimentSettings(), classes=classes, steps=1), fixed=False)
+
+
+# ----------------------------------------------------------------------- gradients
+
+
+def test_backprop_matches_central_finite_differences():
+    rng = np.random.default_rng(42)
+    n_symbols, hidden, classes = 6, 3, 4
+    params = init_params(rng, n_symbols, hidden, classes)
+    # move away from the symmetric initial point so that every gate and the
+    # read-out are exercised with non-trivial values
+    params = {k: v + 0.5 * rng.normal(size=v.shape) for k, v in params.items()}
+    X, y = make_batch(rng, 5, 7, classes, n_symbols - 2)
+    loss, _, grads = loss_and_grads(params, X, y)
+    assert loss == pytest.approx(evaluate(params, X, y)[0], rel=1e-12)
+    eps = 1e-6
+    for name, value in params.items():
+        numeric = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            plus = {k: v.copy() for k, v in params.items()}
+            minus = {k: v.copy() for k, v in params.items()}
+            plus[name][idx] += eps
+            minus[name][idx] -= eps
+            numeric[idx] = (evaluate(plus, X, y)[0] - evaluate(minus, X, y)[0]) / (2 * eps)
+        rel = np.linalg.norm(numeric - grads[name]) / max(
+            np.linalg.norm(numeric), np.linalg.norm(grads[name]), 1e-12)
+        assert rel < 1e-5, (name, rel)
+        assert grads[name].shape == value.shape
+
+
+# ---------------------------------------------------------------------- the effect
+
+
+@pytest.fixture(scope="module")
+def short_runs():
+    return train(SHORT, fixed=False), train(SHORT, fixed=True)
+
+
+def test_same_start_same_data(short_runs):
+    spiking, fixed = short_runs
+    # same initial weights and same first batch: identical first loss and gradient
+    assert spiking.initial_loss == fixed.initial_loss
+    assert spiking.initial_accuracy == fixed.initial_accuracy
+    assert spiking.loss[0] == fixed.loss[0]
+    assert spiking.grad_norm[0] == fixed.grad_norm[0]
+    assert spiking.weight_norm[0] == fixed.weight_norm[0]
+    # untrained network: loss about ln C, accuracy about chance
+    assert spiking.initial_loss == pytest.approx(np.log(4), abs=0.02)
+    assert abs(spiking.initial_accuracy - 0.25) < 0.05
+    for run in short_runs:
+        for arr in (run.loss, run.accuracy, run.grad_norm, run.weight_norm):
+            assert arr.shape == (SHORT.steps,) and np.all(np.isfinite(arr))
+
+
+def test_loss_spikes_above_initial_loss_without_the_fix(short_runs):
+    spiking, _ = short_runs
+    init = spiking.initial_loss
+    big = spikes(spiking, init, factor=1.5)
+    assert len(big) >= 2, big
+    assert all(step >= 10 for step in big)
+    assert spiking.loss[10:].max() > 1.5 * init
+    # each spike comes with a large gradient norm just before or at it,
+    # far above the typical gradient norm of the run
+    typical = np.median(spiking.grad_norm)
+    for step in big:
+        assert spiking.grad_norm[step - 1:step + 1].max() > 2.5 * typical, step
+
+
+def test_clipping_removes_the_spikes_and_learns(short_runs):
+    spiking, fixed = short_runs
+    init = fixed.initial_loss
+    assert fixed.loss[10:].max() < 1.2 * init
+    assert spikes(fixed, init, factor=1.2) == []
+    assert fixed.loss[-50:].mean() < 0.5 * init
+    assert fixed.final_accuracy > 0.9
+    assert fixed.final_loss < 0.5 * init
+    s = summary(spiking, fixed)
+    assert s["spiking"]["spikes_above_1_5x_initial"] == spikes(spiking, init, 1.5)
+    assert s["fixed"]["spikes_above_1_5x_initial"] == []
+
+
+def test_training_is_deterministic():
+    settings = dataclasses.replace(ExperimentSettings(), steps=40, eval_batch=100)
+    a, b = train(settings, fixed=False), train(settings, fixed=False)
+    for field in ("loss", "accuracy", "grad_norm", "weight_norm"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert a.final_loss == b.final_loss
+
+
+@pytest.mark.parametrize("extra", [dict(optimizer="adam", lr=0.01),
+                                   dict(fixed_lr=0.5, warmup_steps=10)])
+def test_other_procedures_run(extra):
+    settings = dataclasses.replace(ExperimentSettings(), steps=20, eval_batch=50, **extra)
+    for fixed in (False, True):
+        run = train(settings, fixed)
+        assert np.all(np.isfinite(run.loss)) and np.isfinite(run.final_loss)
+
+
+# ---------------------------------------------------------------- caching and output
+
+
+def test_cache_is_reused(tmp_path):
+    settings = dataclasses.replace(ExperimentSettings(), steps=15, eval_batch=64)
+    first = run_both(settings, tmp_path)
+    assert first[2] is False
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".npz"
+    second = run_both(settings, tmp_path)
+    assert second[2] is True
+    for run_a, run_b in zip(first[:2], second[:2]):
+        assert isinstance(run_b, Run)
+        for field in dataclasses.fields(Run):
+            np.testing.assert_array_equal(getattr(run_a, field.name), getattr(run_b, field.name))
+    # another setting is another cache entry, trained anew
+    other = run_both(dataclasses.replace(settings, seed=1), tmp_path)
+    assert other[2] is False
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_plot_table(tmp_path, short_runs):
+    spiking, fixed = short_runs
+    path = tmp_path / "loss.dat"
+    write_plot_data(spiking, fixed, path)
+    lines = path.read_text().splitlines()
+    assert lines[0].split() == ["step", "loss_spiky", "loss_fixed", "acc_spiky", "acc_fixed",
+                                "gnorm_spiky", "gnorm_fixed", "wnorm_spiky", "wnorm_fixed"]
+    table = np.loadtxt(path, skiprows=1)
+    assert table.shape == (SHORT.steps, 9)
+    np.testing.assert_array_equal(table[:, 0], np.arange(1, SHORT.steps + 1))
+    np.testing.assert_allclose(table[:, 1], spiking.loss, rtol=1e-5)
+    np.testing.assert_allclose(table[:, 6], fixed.grad_norm, rtol=1e-5)
