@@ -15,6 +15,7 @@ failed build leaves the output folder as it was.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import tempfile
@@ -26,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, conv1d, latex, render, shapes, verify
+from . import __version__, conv1d, latex, loss_curves, render, shapes, verify
 from .variant import CATALOGUE, Variant
 
 # The question-group modules, in the order of the homework.
-MODULES: tuple[ModuleType, ...] = (shapes, conv1d)
+MODULES: tuple[ModuleType, ...] = (shapes, conv1d, loss_curves)
 
 # Sections of the homework the generator typesets so far.
-SECTIONS = ("cnn",)
+SECTIONS = ("cnn", "loss_curves")
 OUTPUTS = ("hw2_theory.pdf", "hw2_theory.tex", "answers.json", "verification.npz")
 ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
 
@@ -51,8 +52,13 @@ def module_name(module: ModuleType) -> str:
     return module.__name__.rsplit(".", 1)[-1]
 
 
-def derive_all(variant: Variant) -> dict[str, Any]:
-    return {module_name(mod): mod.derive(variant) for mod in MODULES}
+def derive_all(variant: Variant, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Every module's derivation; modules with expensive, cached work get ``cache_dir``."""
+    out = {}
+    for mod in MODULES:
+        wants_cache = "cache_dir" in inspect.signature(mod.derive).parameters
+        out[module_name(mod)] = mod.derive(variant, cache_dir=cache_dir) if wants_cache else mod.derive(variant)
+    return out
 
 
 def verify_all(results: dict[str, Any], seed: int) -> tuple[list[verify.Check], dict[str, np.ndarray]]:
@@ -111,7 +117,7 @@ def check_rows(checks: list[verify.Check]) -> list[dict[str, str]]:
         exact = c.method.startswith("exact")
         rows.append({
             "quantity": c.label,
-            "shape": latex.dims(c.shape) if c.shape else "",
+            "shape": "$" + latex.dims(c.shape) + "$" if c.shape not in ((), (1,)) else "scalar",
             "method": latex.escape(c.method) if "$" not in c.method else c.method,
             "detail": latex.escape(c.detail),
             "error": ("0 (identical)" if c.max_error == 0 else f"{int(c.max_error)} entries")
@@ -143,7 +149,7 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True) -> BuildReport:
     """Derive, verify and render ``variant`` into ``out_dir`` (all or nothing)."""
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
-    results = derive_all(variant)
+    results = derive_all(variant, out_dir / ".cache")
     seconds["derive"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     checks, arrays = verify_all(results, variant.seed)
@@ -160,14 +166,21 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True) -> BuildReport:
     tex.write_text(source, "utf-8")
     (scratch / "answers.json").write_text(json.dumps(answers, indent=2) + "\n", "utf-8")
     np.savez(scratch / "verification.npz", **arrays)
+    extra = {}
+    for mod in MODULES:
+        if hasattr(mod, "files"):
+            extra.update(mod.files(results[module_name(mod)]))
+    for name, text in extra.items():
+        (scratch / name).write_text(text, "utf-8")
     t2 = time.perf_counter()
     compiled = render.compile_pdf(tex)
     seconds["latex"] = time.perf_counter() - t2
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
-    for name in OUTPUTS:
+    names = OUTPUTS + tuple(extra)
+    for name in names:
         shutil.copyfile(scratch / name, out_dir / (name + ".part"))
-    for name in OUTPUTS:
+    for name in names:
         (out_dir / (name + ".part")).replace(out_dir / name)
         files.append(out_dir / name)
     shutil.rmtree(scratch, ignore_errors=True)

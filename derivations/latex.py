@@ -29,7 +29,7 @@ class HomeworkPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the homework's notation."""
 
     # A thin space between factors keeps products of indexed entries readable.
-    _default_settings = {**LatexPrinter._default_settings, "mul_symbol": r"\,"}
+    _default_settings = {**LatexPrinter._default_settings, "mul_symbol": r"\,", "ln_notation": True}
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         base = self._print(expr.base.label)

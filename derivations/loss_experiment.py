@@ -310,14 +310,18 @@ class ExperimentSettings:
 
     Defaults: plain SGD with lr = 2 for the spiking procedure; the fix is the
     same SGD with the global gradient norm clipped to 0.1, i.e. every update
-    is at most lr * clip_norm = 0.2 long, whereas the largest unclipped
-    update of the spiking run is about 2 * 13 = 26 (the weight norm jumps from
-    25 to 36 in one step).  The phenomenon does not hinge on the seed: for
-    seeds 0..7 every spiking run went above 1.5x the initial loss after step
-    10 and no clipped run went above 1.2x.  Seed 7 is the default because it
-    shows both kinds of spike: small early ones while the task is being
-    learnt, and a large one (about 7x the initial loss) at step 450 after the
-    network had already solved the task.
+    is at most lr * clip_norm = 0.2 long, whereas an unclipped update on a
+    cliff is lr * ||g||, up to about 2 * 9 = 18 here.
+
+    The phenomenon does not hinge on the seed: with these defaults and seeds
+    0..11, every spiking run went above the initial loss after step 10, 11 of
+    the 12 above 1.5x the initial loss, and no clipped run above 1.05x.  Seed
+    8 is the default because it shows several clear spikes early on (steps
+    33, 58-60 and 113, up to 2.3x the initial loss) while the task is being
+    learnt.  The unclipped dynamics are chaotic: spikes late in training (in
+    the default run around step 963, which leaves the spiking run at about 80%
+    held-out accuracy) move or vanish under a change of floating-point
+    rounding, e.g. another BLAS kernel; the early ones are robust.
     """
 
     classes: int = 4
@@ -328,7 +332,7 @@ class ExperimentSettings:
     lr: float = 2.0
     steps: int = 1000
     batch: int = 32
-    seed: int = 7
+    seed: int = 8
     clip_norm: float = 0.1
     fixed_lr: float | None = None
     warmup_steps: int = 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import MISSING, VariantError
+from .loss_experiment import ExperimentSettings
 
 PRESETS = ("fall2025", "fall2024")
 DEFAULT_PRESET = "fall2025"
@@ -86,21 +87,6 @@ class AttentionRnn:
 
 
 @dataclass(frozen=True)
-class LossCurves:
-    """Question 1.3: the loss-curve experiment's settings."""
-
-    classes: int = 4
-    seq_len: int = 0  # 0 means: the experiment's own default
-    hidden: int = 0
-    optimizer: str = ""
-    lr: float = 0.0
-    steps: int = 0
-    batch: int = 0
-    seed: int = 0
-    clip_norm: float = 0.0
-
-
-@dataclass(frozen=True)
 class Question:
     """One asked sub-question: its catalogue id and its points."""
 
@@ -121,7 +107,7 @@ class Variant:
     conv1d: Conv1d
     gated_rnn: GatedRnn
     attention_rnn: AttentionRnn
-    loss_curves: LossCurves
+    loss_curves: ExperimentSettings
     questions: tuple[Question, ...]
 
     def asks(self, qid: str) -> bool:
@@ -207,9 +193,21 @@ def _text(v: str) -> str | None:
     return None
 
 
+def _choice_int(*options: int) -> Check:
+    def check(v: int) -> str | None:
+        return None if v in options else "allowed: one of " + ", ".join(map(str, options))
+
+    return check
+
+
+def _exp(name: str) -> Any:
+    """The experiment's own default for a ``[loss_curves]`` key."""
+    return {f.name: f.default for f in dataclasses.fields(ExperimentSettings)}[name]
+
+
 @dataclass(frozen=True)
 class Field:
-    kind: str  # int, pair (int or [int, int]), size2 ([int, int]), str, float
+    kind: str  # int, pair (int or [int, int]), size2 ([int, int]), str, float, float? (default None)
     default: Any = MISSING
     check: Check | None = None
 
@@ -252,16 +250,21 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "k": Field("int", 2, _range(1, 8)),
         "n": Field("int", 4, _range(1, 16)),
     },
+    # 1.3: the experiment's settings; defaults are the experiment's own.
     "loss_curves": {
-        "classes": Field("int", 4, lambda v: None if v in (2, 4, 8) else "allowed: 2, 4 or 8 (classes are orders of marker symbols)"),
-        "seq_len": Field("int", 0, _range(0, 200)),
-        "hidden": Field("int", 0, _range(0, 256)),
-        "optimizer": Field("str", "", _choice("", "sgd", "adam")),
-        "lr": Field("float", 0.0, _range(0.0, 10.0)),
-        "steps": Field("int", 0, _range(0, 5000)),
-        "batch": Field("int", 0, _range(0, 1024)),
-        "seed": Field("int", 0, _range(0, 2**32 - 1)),
-        "clip_norm": Field("float", 0.0, _range(0.0, 1000.0)),
+        "classes": Field("int", _exp("classes"), _choice_int(2, 4, 8)),
+        "seq_len": Field("int", _exp("seq_len"), _range(6, 200)),
+        "n_distractors": Field("int", _exp("n_distractors"), _range(1, 16)),
+        "hidden": Field("int", _exp("hidden"), _range(1, 128)),
+        "optimizer": Field("str", _exp("optimizer"), _choice("sgd", "adam")),
+        "lr": Field("float", _exp("lr"), _range(1e-6, 10.0)),
+        "steps": Field("int", _exp("steps"), _range(20, 5000)),
+        "batch": Field("int", _exp("batch"), _range(1, 1024)),
+        "seed": Field("int", _exp("seed"), _range(0, 2**32 - 1)),
+        "clip_norm": Field("float", _exp("clip_norm"), _range(1e-6, 1000.0)),
+        "fixed_lr": Field("float?", _exp("fixed_lr"), _range(1e-6, 10.0)),
+        "warmup_steps": Field("int", _exp("warmup_steps"), _range(0, 5000)),
+        "eval_batch": Field("int", _exp("eval_batch"), _range(10, 20000)),
     },
 }
 
@@ -283,7 +286,9 @@ def _coerce(file: str, key: str, kind: str, value: Any) -> Any:
         if not is_int(value):
             raise VariantError(file, key, value, "allowed: an integer")
         return value
-    if kind == "float":
+    if kind == "float?" and value is None:  # only as a default: TOML has no null
+        return None
+    if kind in ("float", "float?"):
         if is_int(value):
             return float(value)
         if not isinstance(value, float) or not math.isfinite(value):
@@ -414,7 +419,7 @@ def parse(text: str, file: str = "<string>") -> Variant:
         conv1d=conv1d,
         gated_rnn=GatedRnn(**sections["gated_rnn"]),
         attention_rnn=AttentionRnn(**sections["attention_rnn"]),
-        loss_curves=LossCurves(**sections["loss_curves"]),
+        loss_curves=ExperimentSettings(**sections["loss_curves"]),
         questions=_questions(file, raw),
     )
 

@@ -26,9 +26,9 @@ from derivations.loss_experiment import (
     write_plot_data,
 )
 
-# Shortened default run: the first 300 steps of the default data stream.  The
+# Shortened default run: the first 400 steps of the default data stream.  The
 # spiking procedure already spikes there and the fixed one already learns.
-SHORT = dataclasses.replace(ExperimentSettings(), steps=300)
+SHORT = dataclasses.replace(ExperimentSettings(), steps=400)
 
 
 def _ids(X):
