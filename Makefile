@@ -48,5 +48,8 @@ check: $(VENV)/.installed ## validate VARIANT and run every verification, write 
 test: setup ## run the test suite
 	$(PY) -m pytest -q
 
+bench: $(VENV)/.installed tex ## time derivations, verification, LaTeX and the training runs
+	$(PY) -m derivations.bench
+
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(OUT) build .pytest_cache

@@ -217,6 +217,6 @@ def test_plot_table(tmp_path, short_runs):
                                 "gnorm_spiky", "gnorm_fixed", "wnorm_spiky", "wnorm_fixed"]
     table = np.loadtxt(path, skiprows=1)
     assert table.shape == (SHORT.steps, 9)
-    np.testing.assert_array_equal(table[:, 0], np.arange(1, SHORT.steps + 1))
+    np.testing.assert_array_equal(table[:, 0], np.arange(SHORT.steps))
     np.testing.assert_allclose(table[:, 1], spiking.loss, rtol=1e-5)
     np.testing.assert_allclose(table[:, 6], fixed.grad_norm, rtol=1e-5)
