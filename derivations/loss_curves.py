@@ -110,27 +110,39 @@ def _episodes(steps: list[int]) -> list[tuple[int, int]]:
 
 
 def summary(result: LossCurvesResult) -> dict[str, Any]:
-    """The numbers the answers quote, read off the recorded runs (steps are 1-based)."""
+    """The numbers the answers quote, read off the recorded runs.
+
+    Steps are 0-based, as on the plots' x axis.
+    """
     sp_run, fx_run = result.spiking, result.fixed
     init = sp_run.initial_loss
     spikes = loss_experiment.spikes(sp_run, init, 1.0, SKIP)
     episodes = _episodes(spikes)
-    peak = int(np.argmax(sp_run.loss[SKIP:])) + SKIP
     steps = len(sp_run.loss)
-    left = [e for e in episodes if e[0] < steps // 2]
+    # "The spikes on the left": the highest spike in the first half of training.
+    half = max(steps // 2, SKIP + 1)
+    peak = int(np.argmax(sp_run.loss[SKIP:half])) + SKIP
+    late = int(np.argmax(sp_run.loss[half:])) + half if steps > half else peak
+    left = [e for e in episodes if e[0] < half]
     return {
         "steps": steps,
         "episodes": len(episodes),
         "left_episodes": len(left),
-        "first_spike": episodes[0][0] + 1 if episodes else None,
-        "spike_steps": [e[0] + 1 for e in episodes[:6]],
-        "peak_step": peak + 1,
+        "first_spike": episodes[0][0] if episodes else None,
+        "spike_steps": [e[0] for e in episodes[:6]],
+        "peak_step": peak,
         "peak_loss": float(sp_run.loss[peak]),
         "peak_ratio": float(sp_run.loss[peak] / init),
-        "peak_grad": float(sp_run.grad_norm[max(peak - 1, 0): peak + 1].max()),
+        # loss[t] is measured before update t, so spike t follows update t - 1,
+        # whose length is lr * ||g[t - 1]|| (no clipping in this run).
+        "peak_grad_before": float(sp_run.grad_norm[max(peak - 1, 0)]),
+        "peak_update": float(result.settings.lr * sp_run.grad_norm[max(peak - 1, 0)]),
+        "median_update": float(result.settings.lr * np.median(sp_run.grad_norm)),
         "median_grad": float(np.median(sp_run.grad_norm)),
         "max_grad": float(sp_run.grad_norm.max()),
-        "weight_before": float(sp_run.weight_norm[max(peak - 1, 0)]),
+        "late_step": late,
+        "late_loss": float(sp_run.loss[late]),
+        "late_ratio": float(sp_run.loss[late] / init),
         "weight_max": float(sp_run.weight_norm.max()),
         "fixed_max_loss": float(fx_run.loss[SKIP:].max()),
         "fixed_max_ratio": float(fx_run.loss[SKIP:].max() / init),
@@ -197,14 +209,19 @@ def context(result: LossCurvesResult) -> dict[str, Any]:
         "max_update": f"{fix_lr * cfg.clip_norm:g}",
         "warmup": cfg.warmup_steps, "seed": cfg.seed,
         "data_file": DATA_FILE,
+        "zoom_steps": max(cfg.steps // 4, 20),
         "skip": SKIP,
         "episodes": s["episodes"], "left_episodes": s["left_episodes"],
         "first_spike": s["first_spike"],
         "spike_steps": ", ".join(map(str, s["spike_steps"])),
         "peak_step": s["peak_step"], "peak_loss": _num(s["peak_loss"]), "peak_ratio": _num(s["peak_ratio"], 1),
-        "peak_grad": _num(s["peak_grad"], 1), "median_grad": _num(s["median_grad"], 2),
+        "peak_grad_before": _num(s["peak_grad_before"], 2),
+        "peak_update": _num(s["peak_update"], 2), "median_update": _num(s["median_update"], 4),
+        "median_grad": _num(s["median_grad"], 4),
         "max_grad": _num(s["max_grad"], 1),
-        "weight_before": _num(s["weight_before"], 1), "weight_max": _num(s["weight_max"], 1),
+        "weight_max": _num(s["weight_max"], 1),
+        "late_step": s["late_step"], "late_loss": _num(s["late_loss"]), "late_ratio": _num(s["late_ratio"], 1),
+        "late_is_spike": s["late_ratio"] > 1.0,
         "fixed_max_loss": _num(s["fixed_max_loss"]), "fixed_max_ratio": _num(s["fixed_max_ratio"], 2),
         "fixed_spikes": s["fixed_spikes"], "fixed_max_grad": _num(s["fixed_max_grad"], 1),
         "spiking_final_acc": _num(100 * s["spiking_final_acc"], 1),
