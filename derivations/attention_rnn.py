@@ -758,11 +758,31 @@ def answers(result: AttentionRnnResult) -> dict[str, Any]:
     }
 
 
+def _tex_any(expr: Any) -> str:
+    """Matrix expressions in construction order, everything else in the default order."""
+    return tex_matrix_expr(expr) if isinstance(expr, sp.MatrixExpr) else latex.tex(expr)
+
+
 def _line(line: SystemLine) -> dict[str, str]:
-    lhs = ", ".join(tex_matrix_expr(e) for e in line.lhs)
-    rhs = ", ".join(tex_matrix_expr(e) for e in line.rhs)
+    lhs = ", ".join(_tex_any(e) for e in line.lhs)
+    rhs = ", ".join(_tex_any(e) for e in line.rhs)
     return {"lhs": lhs, "rhs": rhs, "where": line.where,
-            "tex": lhs + " = " + rhs + (r",\ " + line.where if line.where else "")}
+            "tex": lhs + " = " + rhs + (r", \quad " + line.where if line.where else "")}
+
+
+def _factored(entry: sp.Expr) -> str:
+    """A softmax-Jacobian entry a_r (delta - a_c) printed as a_r (1 - a_r) or -a_r a_c.
+
+    The common factor is pulled out by SymPy; the bracket is printed in reading
+    order (the Kronecker delta or 1 first).
+    """
+    head, rest = sp.factor_terms(entry).as_independent(sp.Add)
+    if not isinstance(rest, sp.Add):
+        return latex.tex(entry)
+    first = [a for a in rest.args if a.is_number or isinstance(a, sp.KroneckerDelta)]
+    others = [a for a in rest.args if a not in first]
+    bracket = latex.tex(sp.Add(*first, *others, evaluate=False), as_built=True)
+    return latex.tex(head) + r"\left(" + bracket + r"\right)"
 
 
 def _lag_context(result: AttentionRnnResult, lag: Any, order: Any) -> dict[str, str]:
@@ -843,9 +863,10 @@ def context(result: AttentionRnnResult) -> dict[str, Any]:
         "general": general,
         "J": latex.tex(J_sym),
         "J_form": tex_matrix_expr(result.softmax_form),
-        "J_entry": latex.tex(result.softmax_entry),
+        "J_entry": _factored(result.softmax_entry),
         "J_entry_lhs": r"\frac{\partial " + latex.tex(source(i).a) + r"}{\partial " + latex.tex(source(l).w) + "}",
-        "J_explicit": latex.matrix([[latex.tex(e) for e in row] for row in result.softmax_jacobian[2].tolist()]),
+        "J_explicit": latex.matrix([[_factored(e) for e in row] for row in result.softmax_jacobian[2].tolist()]),
+        "J_column": _factored(result.softmax_entry.subs(l, 1).xreplace({source(l).a: source(1).a})),
         "J_shape": latex.shape((3, 3)),
         "V_stack": latex.tex(V_stack),
         "V_stack_def": latex.tex(Bracket(*[source(ii).v for ii in range(3)])),

@@ -177,7 +177,8 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True) -> BuildReport:
     seconds["latex"] = time.perf_counter() - t2
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
-    names = OUTPUTS + tuple(extra)
+    # A student handout must not carry the answers.
+    names = tuple(n for n in OUTPUTS if key or n.endswith((".pdf", ".tex"))) + tuple(extra)
     for name in names:
         shutil.copyfile(scratch / name, out_dir / (name + ".part"))
     for name in names:

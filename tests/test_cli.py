@@ -134,6 +134,7 @@ def test_handout_has_questions_but_no_solutions(tmp_path):
     assert code == 0, err
     tex = (tmp_path / "hw2_theory.tex").read_text("utf-8")
     assert r"\qpart{a}{1}" in tex and r"\begin{solution}" not in tex and r"\boxed" not in tex
+    assert not (tmp_path / "answers.json").exists() and not (tmp_path / "verification.npz").exists()
 
 
 @pytest.mark.latex
