@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -35,6 +36,10 @@ MODULES: tuple[ModuleType, ...] = (shapes, conv1d, loss_curves)
 
 # Sections of the homework the generator typesets so far.
 SECTIONS = ("cnn", "loss_curves")
+# Expensive results (the loss-curve training runs) are cached here, keyed by
+# their settings: under the repository's build/ folder, never in the output
+# folder, which a failed build must leave untouched.
+CACHE_DIR = Path(os.environ.get("HW2_CACHE", Path(__file__).resolve().parent.parent / "build" / ".cache"))
 OUTPUTS = ("hw2_theory.pdf", "hw2_theory.tex", "answers.json", "verification.npz")
 ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
 
@@ -149,7 +154,7 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True) -> BuildReport:
     """Derive, verify and render ``variant`` into ``out_dir`` (all or nothing)."""
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
-    results = derive_all(variant, out_dir / ".cache")
+    results = derive_all(variant, CACHE_DIR)
     seconds["derive"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     checks, arrays = verify_all(results, variant.seed)

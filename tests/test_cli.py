@@ -35,8 +35,7 @@ def built(tmp_path_factory):
 @pytest.mark.parametrize("preset", ["fall2025", "fall2024"])
 def test_build_writes_the_four_files(built, preset):
     folder = built[preset]
-    visible = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-    assert visible == sorted(build.OUTPUTS + ("loss_curves.dat",))  # the plot data the .tex reads
+    assert sorted(p.name for p in folder.iterdir()) == sorted(build.OUTPUTS + ("loss_curves.dat",))  # the plot data the .tex reads
     assert (folder / "hw2_theory.pdf").read_bytes().startswith(b"%PDF")
     assert r"\begin{document}" in (folder / "hw2_theory.tex").read_text("utf-8")
 

@@ -55,6 +55,6 @@ def test_summary_reads_the_run(short_variant, tmp_path):
 def test_second_build_reuses_the_cached_runs(tmp_path):
     v = variant.load()
     build.build(v, tmp_path)
-    assert list((tmp_path / ".cache").glob("*.npz"))
-    results = build.derive_all(v, tmp_path / ".cache")
+    assert list(build.CACHE_DIR.glob("*.npz"))
+    results = build.derive_all(v, build.CACHE_DIR)
     assert results["loss_curves"].cache_hit
