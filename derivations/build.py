@@ -28,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, conv1d, latex, loss_curves, render, shapes, verify
+from . import __version__, attention_rnn, conv1d, latex, loss_curves, render, shapes, verify
 from .variant import CATALOGUE, Variant
 
 # The question-group modules, in the order of the homework.
-MODULES: tuple[ModuleType, ...] = (shapes, conv1d, loss_curves)
+MODULES: tuple[ModuleType, ...] = (shapes, conv1d, attention_rnn, loss_curves)
 
 # Sections of the homework the generator typesets so far.
-SECTIONS = ("cnn", "loss_curves")
+SECTIONS = ("cnn", "attention_rnn", "loss_curves")
 # Expensive results (the loss-curve training runs) are cached here, keyed by
 # their settings: under the repository's build/ folder, never in the output
 # folder, which a failed build must leave untouched.

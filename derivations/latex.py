@@ -40,10 +40,10 @@ class HomeworkPrinter(LatexPrinter):
         return r" \odot ".join(self.parenthesize(a, 60) for a in expr.args)
 
     def _print_DiagMatrix(self, expr: Any) -> str:
-        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
     def _print_DiagonalizeVector(self, expr: Any) -> str:
-        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: Any = None) -> str:
         i, j = (self._print(a) for a in expr.args)

@@ -47,7 +47,7 @@ def test_answers_have_the_contract_keys(short_variant, tmp_path):
 def test_summary_reads_the_run(short_variant, tmp_path):
     r = loss_curves.derive(short_variant, cache_dir=tmp_path)
     s = loss_curves.summary(r)
-    assert s["peak_loss"] == pytest.approx(float(r.spiking.loss[s["peak_step"] - 1]))
+    assert s["peak_loss"] == pytest.approx(float(r.spiking.loss[s["peak_step"]]))  # 0-based, as plotted
     assert s["peak_ratio"] == pytest.approx(s["peak_loss"] / r.spiking.initial_loss)
 
 
