@@ -7,7 +7,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 TEX_PACKAGES ?= texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern poppler-utils
 
-.PHONY: help setup tex pdf handout presets check test bench clean
+.PHONY: help setup tex pdf handout student presets check test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ pdf: setup ## build the answer key of VARIANT into OUT/hw2_theory.pdf
 
 handout: setup ## build the student handout (questions only) of VARIANT into OUT/handout
 	$(PY) -m derivations build --variant $(VARIANT) --out $(OUT)/handout --handout
+
+student: setup ## key and handout for one student: make student STUDENT="Ada Lovelace"
+	@test -n "$(STUDENT)" || { echo 'usage: make student STUDENT="Name"'; exit 2; }
+	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --out "$(OUT)/students/$(STUDENT)/key"
+	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --out "$(OUT)/students/$(STUDENT)/handout" --handout
 
 presets: setup ## build both shipped presets into build/<preset>
 	$(PY) -m derivations build --variant fall2025 --out build/fall2025

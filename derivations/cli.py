@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import build as build_mod
+from . import student
 from . import variant as variant_mod
 from .errors import ToolError, VariantError, VerificationError
 
@@ -23,8 +24,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="preset name (%s) or path to a .toml file" % ", ".join(variant_mod.PRESETS))
     b.add_argument("--out", default="build", type=Path, help="output folder (default: build)")
     b.add_argument("--handout", action="store_true", help="questions only, no solutions (student handout)")
+    b.add_argument("--student", help="redraw the numbers of VARIANT for this student (reproducible)")
     c = sub.add_parser("check", help="validate a variant and run every verification, write nothing")
     c.add_argument("--variant", default=variant_mod.DEFAULT_PRESET)
+    c.add_argument("--student")
+    v = sub.add_parser("variant", help="print the TOML of a variant (with --student: that student's numbers)")
+    v.add_argument("--variant", default=variant_mod.DEFAULT_PRESET)
+    v.add_argument("--student")
     sub.add_parser("presets", help="list the shipped presets")
     return parser
 
@@ -36,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(variant_mod.PRESETS))
             return 0
         variant = variant_mod.load(args.variant)
+        if args.student is not None:
+            variant = student.draw(variant, args.student)
+        if args.command == "variant":
+            print(variant_mod.to_toml(variant), end="")
+            return 0
         if args.command == "check":
             results = build_mod.derive_all(variant)
             checks, _ = build_mod.verify_all(results, variant.seed)

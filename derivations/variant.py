@@ -445,3 +445,43 @@ def load(spec: str | Path | None = None) -> Variant:
 def replace(variant: Variant, **changes: Any) -> Variant:
     """A copy of ``variant`` with some fields replaced (for tests and per-student variants)."""
     return dataclasses.replace(variant, **changes)
+
+
+# --------------------------------------------------------------------------
+# Writing variants back (for per-student variants)
+
+
+def _toml_value(value: Any, kind: str = "") -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        if kind == "pair" and len(set(value)) == 1:  # stride = 4 rather than [4, 4]
+            return str(value[0])
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def to_toml(variant: Variant) -> str:
+    """The TOML text of ``variant``; ``parse(to_toml(v))`` gives back an equal variant."""
+    sections: dict[str, Any] = {
+        "variant": {"name": variant.name, "seed": variant.seed},
+        "document": variant.document,
+        "conv2d": variant.conv2d,
+        "conv_general": variant.conv_general,
+        "conv1d": variant.conv1d,
+        "gated_rnn": variant.gated_rnn,
+        "attention_rnn": variant.attention_rnn,
+        "loss_curves": variant.loss_curves,
+    }
+    lines = [f"# Variant {variant.name}, written by derivations.variant.to_toml"]
+    for name, obj in sections.items():
+        lines.append(f"\n[{name}]")
+        items = obj.items() if isinstance(obj, dict) else dataclasses.asdict(obj).items()
+        for key, value in items:
+            if value is None:
+                continue  # TOML has no null: leave the key out and take the default
+            value = tuple(value) if isinstance(value, list) else value
+            lines.append(f"{key} = {_toml_value(value, SCHEMA[name][key].kind)}")
+    lines.append("\n[questions]")
+    lines += [f"{q.id} = {q.points}" for q in variant.questions]
+    return "\n".join(lines) + "\n"
