@@ -28,14 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, attention_rnn, conv1d, latex, loss_curves, render, shapes, verify
+from . import __version__, attention_rnn, conv1d, gated_rnn, latex, loss_curves, render, shapes, verify
 from .variant import CATALOGUE, Variant
 
 # The question-group modules, in the order of the homework.
-MODULES: tuple[ModuleType, ...] = (shapes, conv1d, attention_rnn, loss_curves)
+MODULES: tuple[ModuleType, ...] = (shapes, conv1d, gated_rnn, attention_rnn, loss_curves)
 
 # Sections of the homework the generator typesets so far.
-SECTIONS = ("cnn", "attention_rnn", "loss_curves")
+SECTIONS = ("cnn", "gated_rnn", "attention_rnn", "loss_curves")
+PARENT_SECTION = {"gated_rnn": "rnn", "attention_rnn": "rnn"}
 # Expensive results (the loss-curve training runs) are cached here, keyed by
 # their settings: under the repository's build/ folder, never in the output
 # folder, which a failed build must leave untouched.
@@ -113,6 +114,14 @@ def outline(variant: Variant) -> list[dict[str, Any]]:
     for sec in sections:
         for i, part in enumerate(sec["parts"]):
             part["label"] = chr(ord("a") + i)
+    # Sub-sections under a common heading (1.2.1 and 1.2.2 under 1.2): the
+    # first of them carries the heading, with the points of all of them.
+    for sec in sections:
+        parent = PARENT_SECTION.get(sec["id"])
+        siblings = [s for s in sections if PARENT_SECTION.get(s["id"]) == parent]
+        first = parent is not None and siblings[0] is sec
+        sec["heading"] = {"template": f"sections/{parent}.tex.j2",
+                          "points": sum(s["points"] for s in siblings)} if first else None
     return sections
 
 

@@ -24,12 +24,18 @@ How each answer is obtained:
 * the vanishing/exploding figure evaluates the derived step Jacobian
   (lambdified) along random trajectories.
 
+Exact comparisons involve nested sigmoids; instead of ``simplify`` they
+replace each ``exp(...)`` atom by a symbol and require the numerator of the
+difference to expand to zero (:func:`rational_difference`), which is exact and
+fast enough to keep derive + verify at a few seconds.
+
 The same builder functions (``dc_dhprev_form`` and friends) produce the
 printed matrix forms, the lambdified numeric versions and the explicit SymPy
 matrices of the exact checks, so what is printed is what is checked.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -55,11 +61,9 @@ W_h = sp.MatrixSymbol("W_h", m, m)
 W_x = sp.MatrixSymbol("W_x", m, n)
 x_t = sp.MatrixSymbol("x[t]", n, 1)
 h_prev = sp.MatrixSymbol("h[t-1]", m, 1)
-h_t = sp.MatrixSymbol("h[t]", m, 1)
 c_t = sp.MatrixSymbol("c[t]", m, 1)
 # g[t] = dl/dh[t], the TOTAL derivative, a 1 x m row vector (numerator layout).
 g_t = sp.MatrixSymbol("g[t]", 1, m)
-g_prev = sp.MatrixSymbol("g[t-1]", 1, m)
 g_direct = sp.MatrixSymbol(r"\bar{g}[t-1]", 1, m)  # the direct term: l's own dependence on h[t-1]
 J_t = sp.MatrixSymbol(r"\frac{\partial h[t]}{\partial h[t-1]}", m, m)
 dc_symbol = sp.MatrixSymbol(r"\frac{\partial c[t]}{\partial h[t-1]}", m, m)
@@ -77,7 +81,7 @@ SIGMOID = sp.Lambda(s, 1 / (1 + sp.exp(-s)))
 FIG_SIZE = 32  # n = m of the experiment (the answer is about large-ish cells)
 FIG_STEPS = 40  # t - s = 1..FIG_STEPS
 FIG_BURN_IN = 10  # steps run before s, so that h[s] is a typical state
-FIG_DRAWS = 16  # independent (weights, inputs) draws per scale; the median is plotted
+FIG_DRAWS = 12  # independent (weights, inputs) draws per scale; the median is plotted
 FIG_SCALES = (0.5, 4.0)  # entries of W_c, W_h, W_x are N(0, scale^2 / m)
 FIG_QUOTE = 20  # the t - s at which the text quotes the norms
 SATURATED = 0.05  # a gate entry counts as saturated outside (0.05, 0.95)
@@ -89,11 +93,19 @@ EXACT_DL_STEPS = 2
 
 
 class Diag(DiagMatrix):
-    """SymPy's ``DiagMatrix`` with the ``arg`` accessor the homework printer reads."""
+    """SymPy's ``DiagMatrix`` with the ``arg`` accessor the homework printer reads.
+
+    ``doit`` stays structural: SymPy's version asks the assumptions system
+    whether the vector is diagonal, which is slow (printing and lambdify call
+    it on every negated term) and never applies to an m x 1 vector here.
+    """
 
     @property
     def arg(self) -> sp.Basic:
         return self.args[0]
+
+    def doit(self, **hints: Any) -> "Diag":
+        return Diag(self.args[0].doit(**hints)) if hints.get("deep", True) else self
 
 
 def _add(*terms: sp.Basic) -> sp.MatAdd:
@@ -192,9 +204,11 @@ class Entrywise:
     h: sp.Expr  # h_i[t]
     dc_raw: sp.Expr  # d c_i / d h[j]
     dh_raw: sp.Expr  # d h_i / d h[j]
-    dl_raw: sp.Expr  # sum_i g[i] d h_i / d W_x[a, b], h[t-1] (hence c[t]) held fixed
+    direct_raw: sp.Expr  # d h_i / d W_x[a, b] with h[t-1] (hence c[t]) held fixed
+    dl_raw: sp.Expr  # sum_i g[i] d h_i / d W_x[a, b]: step t's share of dl/dW_x[a, b]
     dc_entry: sp.Expr
     dh_entry: sp.Expr
+    direct_entry: sp.Expr
     dl_entry: sp.Expr
 
 
@@ -209,6 +223,8 @@ class GrowthCurve:
     carry: float  # median gate entry c
     gate_slope: float  # median c (1 - c), the sigmoid's slope at the gate
     saturated: float  # fraction of gate entries outside (SATURATED, 1 - SATURATED)
+    drive: float  # median |h[t-1] - W_x x[t]| over entries
+    wh_norm: float  # median spectral norm of W_h over the draws
 
     def at(self, gap: int) -> float:
         return self.norms[self.gaps.index(gap)]
@@ -222,6 +238,7 @@ class GatedRnnResult:
     seed: int
     shapes: dict[str, tuple[sp.Expr, ...]]
     sigmoid_derivative: sp.Expr  # sigma'(s) as SymPy's diff returns it
+    sigmoid_slope_max: sp.Expr  # max over real s of sigma'(s)
     entrywise: Entrywise
     dc_dhprev: sp.MatMul
     dh_dhprev: sp.MatAdd
@@ -231,6 +248,7 @@ class GatedRnnResult:
     dl_dWx_outer: sp.MatMul
     backward_step: sp.MatAdd
     curves: tuple[GrowthCurve, ...]
+    double_count_gap: float  # how far the double-counted BPTT sum is off, on the check instance
 
     @property
     def step(self) -> int:
@@ -271,6 +289,11 @@ def dh_entry_form(c: sp.Expr, delta: sp.Expr, h: sp.Expr, v: sp.Expr, w: sp.Expr
                   sp.Mul(sp.Add(h, -v, evaluate=False), c, 1 - c, w, evaluate=False), evaluate=False)
 
 
+def direct_entry_form(c: sp.Expr, delta: sp.Expr, x: sp.Expr) -> sp.Expr:
+    """``(1 - c_i) delta_ia x_b``: d h_i[t] / d (W_x)_ab with h[t-1] held fixed."""
+    return sp.Mul(1 - c, delta, x, evaluate=False)
+
+
 def dl_entry_form(g: sp.Expr, c: sp.Expr, x: sp.Expr) -> sp.Expr:
     """``g_a (1 - c_a) x_b``: step t's share of dl/d(W_x)_ab."""
     return sp.Mul(g, 1 - c, x, evaluate=False)
@@ -288,12 +311,13 @@ def derive_entrywise() -> Entrywise:
     # fixed here, so this is the direct (one-step) derivative. Chain rule with
     # the row g = dl/dh[t]: sum over the entries i of h[t].
     i_sum = sp.Symbol("i_s", integer=True)
-    direct = drop_guards(sp.diff(h, WX[a, b]).doit()).subs(i, i_sum)
-    dl_raw = drop_guards(sp.Sum(G[i_sum] * direct, (i_sum, 1, m)).doit())
+    direct = drop_guards(sp.diff(h, WX[a, b]).doit())
+    dl_raw = drop_guards(sp.Sum(G[i_sum] * direct.subs(i, i_sum), (i_sum, 1, m)).doit())
     return Entrywise(
-        z=z, v=v, c=c, h=h, dc_raw=dc_raw, dh_raw=dh_raw, dl_raw=dl_raw,
+        z=z, v=v, c=c, h=h, dc_raw=dc_raw, dh_raw=dh_raw, direct_raw=direct, dl_raw=dl_raw,
         dc_entry=dc_entry_form(C[i], WH[i, j]),
         dh_entry=dh_entry_form(C[i], sp.KroneckerDelta(i, j), HP[i], V[i], WH[i, j]),
+        direct_entry=direct_entry_form(C[i], sp.KroneckerDelta(i, a), X[b]),
         dl_entry=dl_entry_form(G[a], C[a], X[b]),
     )
 
@@ -322,6 +346,21 @@ def derive_shapes() -> dict[str, tuple[sp.Expr, ...]]:
     }
 
 
+def slope_maximum() -> sp.Expr:
+    """The largest value of sigma'(s) = c (1 - c), c = sigma(s) in (0, 1).
+
+    ``c (1 - c)`` is a concave parabola in ``c``; its one stationary point lies
+    in (0, 1) and is the maximum (``sympy.maximum`` on sigma' itself gives the
+    same 1/4, about twenty times slower).
+    """
+    gate = sp.Symbol("c", positive=True)
+    slope = gate * (1 - gate)
+    (stationary,) = sp.solve(sp.diff(slope, gate), gate)
+    if not (0 < stationary < 1 and sp.diff(slope, gate, 2) < 0):
+        raise AssertionError("the gate's slope has no interior maximum")
+    return slope.subs(gate, stationary)
+
+
 def derive_params(params: GatedRnn, seed: int) -> GatedRnnResult:
     shapes = derive_shapes()
     if shapes["dl_dWx"] != W_x.shape:
@@ -331,6 +370,7 @@ def derive_params(params: GatedRnn, seed: int) -> GatedRnnResult:
         seed=seed,
         shapes=shapes,
         sigmoid_derivative=sp.diff(SIGMOID(s), s),
+        sigmoid_slope_max=slope_maximum(),
         entrywise=derive_entrywise(),
         dc_dhprev=dc_dhprev_form(c_t, W_h),
         dh_dhprev=dh_dhprev_form(c_t, h_prev, W_x, x_t, W_h),
@@ -340,6 +380,7 @@ def derive_params(params: GatedRnn, seed: int) -> GatedRnnResult:
         dl_dWx_outer=dl_dWx_outer_form(g_t, c_t, x_t),
         backward_step=backward_step_form(g_direct, g_t, J_t),
         curves=growth_curves(seed),
+        double_count_gap=double_count_gap(params, seed),
     )
 
 
@@ -356,6 +397,7 @@ class NumericForms:
     dl_dWx_term: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+@functools.lru_cache(maxsize=8)
 def numeric_forms(N: int, M: int) -> NumericForms:
     """Lambdify the builders with identifier-named MatrixSymbols of concrete shapes."""
     c = sp.MatrixSymbol("c", M, 1)
@@ -424,6 +466,35 @@ def closed_dl_dWx(forms: NumericForms, xs: np.ndarray, Wc: np.ndarray, Wh: np.nd
     return sum(forms.dl_dWx_term(gs[r], cs[r], xs[r]) for r in range(xs.shape[0]))
 
 
+def double_counted_dl_dWx(forms: NumericForms, xs: np.ndarray, Wc: np.ndarray, Wh: np.ndarray,
+                          Wx: np.ndarray, us: np.ndarray) -> np.ndarray:
+    """A common slip, for comparison: the BPTT products added on top of the TOTAL g[t].
+
+    ``sum_t g[t] [D_t + sum_{r<t} (J[t] ... J[r+1]) D_r]`` with ``D_r`` step r's
+    direct derivative: every path through later steps is already inside the
+    total ``g[t]``, so this counts it again.
+    """
+    hs, cs = forward(xs, Wc, Wh, Wx)
+    gs = total_gradients(forms, xs, Wh, Wx, us, hs, cs)
+    steps, size = xs.shape[0], Wh.shape[0]
+    out = np.zeros_like(Wx)
+    for step in range(1, steps + 1):
+        row = gs[step - 1]  # g[step] P(step, r), walking r down from step
+        for r in range(step, 0, -1):
+            out += forms.dl_dWx_term(row, cs[r - 1], xs[r - 1])
+            if r > 1:
+                row = row @ forms.dh_dhprev(cs[r - 1], hs[r - 1], xs[r - 1], Wx, Wh)
+    return out
+
+
+def double_count_gap(params: GatedRnn, seed: int) -> float:
+    """Relative difference between the double-counted sum and the answer on the check instance."""
+    inst = instance(params, seed)
+    forms = numeric_forms(params.n, params.m)
+    args = (inst["x"], inst["Wc"], inst["Wh"], inst["Wx"], inst["u"])
+    return verify_mod.relative_error(double_counted_dl_dWx(forms, *args), closed_dl_dWx(forms, *args))
+
+
 def growth_curves(seed: int) -> tuple[GrowthCurve, ...]:
     """Spectral norm of ``dh[t]/dh[s] = J[t] ... J[s+1]`` against ``t - s``.
 
@@ -437,19 +508,25 @@ def growth_curves(seed: int) -> tuple[GrowthCurve, ...]:
     curves = []
     for scale in FIG_SCALES:
         norms = np.zeros((FIG_DRAWS, FIG_STEPS))
-        steps, gates = [], []
+        steps, gates, drives, wh_norms = [], [], [], []
         for draw in range(FIG_DRAWS):
             Wc, Wh, Wx = (rng.normal(0.0, scale / np.sqrt(size), (size, size)) for _ in range(3))
             xs = rng.standard_normal((FIG_BURN_IN + FIG_STEPS, size))
             hs, cs = forward(xs, Wc, Wh, Wx)
+            products = np.zeros((FIG_STEPS, size, size))
+            jacobians = np.zeros((FIG_STEPS, size, size))
             product = np.eye(size)
             for gap in range(1, FIG_STEPS + 1):
                 r = FIG_BURN_IN + gap  # the step t = s + gap, s = FIG_BURN_IN
-                J = forms.dh_dhprev(cs[r - 1], hs[r - 1], xs[r - 1], Wx, Wh)
-                product = J @ product
-                norms[draw, gap - 1] = np.linalg.norm(product, 2)
-                steps.append(np.linalg.norm(J, 2))
+                jacobians[gap - 1] = forms.dh_dhprev(cs[r - 1], hs[r - 1], xs[r - 1], Wx, Wh)
+                product = jacobians[gap - 1] @ product
+                products[gap - 1] = product
                 gates.append(cs[r - 1])
+                drives.append(np.abs(hs[r - 1] - Wx @ xs[r - 1]))
+            wh_norms.append(np.linalg.norm(Wh, 2))
+            # Spectral norms = largest singular values, in one batched call each.
+            norms[draw] = np.linalg.svd(products, compute_uv=False)[:, 0]
+            steps.extend(np.linalg.svd(jacobians, compute_uv=False)[:, 0])
         gate = np.concatenate(gates)
         curves.append(GrowthCurve(
             scale=scale,
@@ -459,6 +536,8 @@ def growth_curves(seed: int) -> tuple[GrowthCurve, ...]:
             carry=float(np.median(gate)),
             gate_slope=float(np.median(gate * (1 - gate))),
             saturated=float(np.mean((gate < SATURATED) | (gate > 1 - SATURATED))),
+            drive=float(np.median(np.concatenate(drives))),
+            wh_norm=float(np.median(wh_norms)),
         ))
     return tuple(curves)
 
@@ -576,13 +655,16 @@ def general_checks(result: GatedRnnResult) -> list[verify_mod.Check]:
          result.shapes["dc_dhprev"]),
         ("gated_rnn.dh_dhprev", r"$\partial h[t]/\partial h[t-1]$", result.dh_dhprev, (i, j), ew.dh_raw,
          result.shapes["dh_dhprev"]),
+        ("gated_rnn.dh_dWx", r"$\partial h[t]/\partial W_x$, $h[t-1]$ fixed", None, (i, a), ew.direct_raw,
+         (m, m, n)),
         ("gated_rnn.dl_dWx", r"$\partial \ell/\partial W_x$, one step", result.dl_dWx_term, (a, b), ew.dl_raw,
          result.shapes["dl_dWx"]),
     ]
     out = []
     for quantity, label, form, (row, col), raw, shape in specs:
         back = {C[row]: ew.c.subs(i, row), V[row]: ew.v.subs(i, row)}
-        entry = to_entry(form, row, col, bases).xreplace(back)
+        entry = to_entry(form, row, col, bases).xreplace(back) if form is not None else \
+            ew.direct_entry.xreplace(back)
         out.append(exact_zero(quantity, label, sp.Matrix([[canonical_deltas(entry)]]),
                               sp.Matrix([[canonical_deltas(raw)]]), shape=shape,
                               detail="symbolic n, m: general entry vs. diff of the sums"))
@@ -633,7 +715,9 @@ def _sigmoid_vec(z: sp.Matrix) -> sp.Matrix:
 def _explicit_cell(N: int, M: int) -> dict[str, sp.Matrix]:
     """Explicit symbol matrices of one step: x, h[t-1], W_c, W_h, W_x."""
     def mat(name: str, rows: int, cols: int) -> sp.Matrix:
-        return sp.Matrix(rows, cols, lambda r, q: sp.Symbol(f"{name}_{r + 1}{q + 1}" if cols > 1 else f"{name}_{r + 1}"))
+        entry = (lambda r, q: f"{name}_{r + 1}{q + 1}") if cols > 1 else (lambda r, q: f"{name}_{r + 1}")
+        return sp.Matrix(rows, cols, lambda r, q: sp.Symbol(entry(r, q)))
+
     return {"x": mat("x", N, 1), "h": mat("h", M, 1), "Wc": mat("Wc", M, N), "Wh": mat("Wh", M, M),
             "Wx": mat("Wx", M, N)}
 
@@ -662,35 +746,39 @@ def exact_dl_check(N: int, M: int, steps: int) -> verify_mod.Check:
     """``dl/dW_x`` over ``steps`` steps against ``diff`` of ``l = sum_t u[t]^T h[t]``.
 
     The closed form gets the TOTAL g[t] from the backward recursion with the
-    closed-form step Jacobian, exactly as in the answer.
+    closed-form step Jacobian, exactly as in the answer. Lists are indexed by
+    the step: ``hs[t] = h[t]`` (t = 0..K); ``xs``, ``us``, ``cs`` and ``gs``
+    hold steps 1..K at positions 0..K-1.
     """
     e = _explicit_cell(N, M)
     Wc, Wh, Wx = e["Wc"], e["Wh"], e["Wx"]
-    xs = [sp.Matrix(N, 1, lambda r, q, s_=s_: sp.Symbol(f"x{s_}_{r + 1}")) for s_ in range(1, steps + 1)]
-    us = [sp.Matrix(M, 1, lambda r, q, s_=s_: sp.Symbol(f"u{s_}_{r + 1}")) for s_ in range(1, steps + 1)]
+
+    def column(name: str, rows: int, step: int) -> sp.Matrix:
+        return sp.Matrix([sp.Symbol(f"{name}{step}_{r + 1}") for r in range(rows)])
+
+    xs = [column("x", N, step) for step in range(1, steps + 1)]
+    us = [column("u", M, step) for step in range(1, steps + 1)]
     hs, cs = [sp.zeros(M, 1)], []
-    for s_ in range(steps):
-        c = _sigmoid_vec(Wc * xs[s_] + Wh * hs[-1])
-        hs.append(c.multiply_elementwise(hs[-1]) + (sp.ones(M, 1) - c).multiply_elementwise(Wx * xs[s_]))
+    for x in xs:
+        c = _sigmoid_vec(Wc * x + Wh * hs[-1])
+        hs.append(c.multiply_elementwise(hs[-1]) + (sp.ones(M, 1) - c).multiply_elementwise(Wx * x))
         cs.append(c)
-    ell = sum((us[s_].T * hs[s_ + 1])[0, 0] for s_ in range(steps))
+    ell = sum((u.T * h)[0, 0] for u, h in zip(us, hs[1:]))
     brute = sp.Matrix(M, N, lambda r, q: sp.diff(ell, Wx[r, q]))
 
-    def J(s_: int) -> sp.Matrix:  # dh[s_+1]/dh[s_], 0-based s_ = 1..steps-1
-        vals = {c_t: sp.ImmutableMatrix(cs[s_]), h_prev: sp.ImmutableMatrix(hs[s_]),
-                x_t: sp.ImmutableMatrix(xs[s_]), W_x: sp.ImmutableMatrix(Wx), W_h: sp.ImmutableMatrix(Wh)}
+    def step_jacobian(step: int) -> sp.Matrix:  # dh[step]/dh[step-1], closed form
+        vals = {c_t: cs[step - 1], h_prev: hs[step - 1], x_t: xs[step - 1], W_x: Wx, W_h: Wh}
         return _explicit(dh_dhprev_form(c_t, h_prev, W_x, x_t, W_h), vals, N, M)
 
-    gs: list[sp.Matrix] = [sp.zeros(1, M)] * steps
-    gs[-1] = us[-1].T
-    for s_ in range(steps - 2, -1, -1):
-        gs[s_] = us[s_].T + gs[s_ + 1] * J(s_ + 1)
+    gs = [sp.zeros(1, M)] * steps
+    gs[-1] = us[-1].T  # g[K] = u[K]^T
+    for step in range(steps - 1, 0, -1):  # g[step] = u[step]^T + g[step+1] dh[step+1]/dh[step]
+        gs[step - 1] = us[step - 1].T + gs[step] * step_jacobian(step + 1)
     closed = sp.zeros(M, N)
-    for s_ in range(steps):
-        vals = {g_t: sp.ImmutableMatrix(gs[s_]), c_t: sp.ImmutableMatrix(cs[s_]), x_t: sp.ImmutableMatrix(xs[s_])}
-        closed += _explicit(dl_dWx_term_form(g_t, c_t, x_t), vals, N, M)
+    for g, c, x in zip(gs, cs, xs):
+        closed += _explicit(dl_dWx_term_form(g_t, c_t, x_t), {g_t: g, c_t: c, x_t: x}, N, M)
     return exact_zero("gated_rnn.dl_dWx", r"$\partial \ell/\partial W_x$", closed, brute,
-                            detail=f"n={N}, m={M}, K={steps}, " + r"l = sum u[t]^T h[t]", shape=(M, N))
+                      detail=f"n={N}, m={M}, K={steps}, l = sum u[t]^T h[t]", shape=(M, N))
 
 
 def verify(result: GatedRnnResult, seed: int) -> tuple[list[verify_mod.Check], dict[str, np.ndarray]]:
@@ -719,9 +807,10 @@ def verify(result: GatedRnnResult, seed: int) -> tuple[list[verify_mod.Check], d
                                      hs[r - 1], values["dc_dhprev"], detail=detail),
         verify_mod.finite_difference("gated_rnn.dh_dhprev", r"$\partial h[t]/\partial h[t-1]$", state_of,
                                      hs[r - 1], values["dh_dhprev"], detail=detail),
+        # g[t] is a 1 x m row: the loss is wrapped as a length-1 output.
         verify_mod.finite_difference("gated_rnn.g", r"total $g[t] = \partial \ell/\partial h[t]$ (backward recursion)",
-                                     lambda hv: loss_from_state(xs, Wc, Wh, Wx, us, r, hv), hs[r],
-                                     values["g"][r - 1], detail=detail + r", l = sum u[t]^T h[t]"),
+                                     lambda hv: np.array([loss_from_state(xs, Wc, Wh, Wx, us, r, hv)]), hs[r],
+                                     values["g"][r - 1].reshape(1, -1), detail=detail + r", l = sum u[t]^T h[t]"),
         verify_mod.finite_difference("gated_rnn.dl_dWx", r"$\partial \ell/\partial W_x$",
                                      lambda w: loss(xs, Wc, Wh, w, us), Wx, values["dl_dWx"],
                                      detail=f"n={prm.n}, m={prm.m}, K={prm.steps}, seed {seed}, "
@@ -763,50 +852,63 @@ def answers(result: GatedRnnResult) -> dict[str, Any]:
     }
 
 
-def _display(expr: sp.Basic, names: Mapping[sp.Basic, str]) -> str:
-    """Print an entrywise formula after renaming its Indexed entries to subscripted symbols."""
-    return latex.tex(expr.xreplace({key: sp.Symbol(name) for key, name in names.items()}), as_built=True)
-
-
 def _number(value: float) -> str:
     """A positive number for the prose: 3 significant digits, powers of ten when far from 1."""
     if 1e-2 <= value < 1e4:
         return f"{value:.3g}"
     mant, exp = f"{value:.2e}".split("e")
-    return rf"{mant}\times 10^{{{int(exp)}}}"
+    return rf"{float(mant):.3g}\times 10^{{{int(exp)}}}"
 
 
 def _coordinates(curve: GrowthCurve) -> str:
     return " ".join(f"({gap},{val:.6e})" for gap, val in zip(curve.gaps, curve.norms))
 
 
+def _curve_context(cv: GrowthCurve) -> dict[str, Any]:
+    return {
+        "scale": f"{cv.scale:g}",
+        "coordinates": _coordinates(cv),
+        "at_one": _number(cv.at(1)),
+        "at_quote": _number(cv.at(FIG_QUOTE)),
+        "at_end": _number(cv.at(FIG_STEPS)),
+        "step_norm": _number(cv.step_norm),
+        "carry": f"{cv.carry:.2f}",
+        "gate_slope": _number(cv.gate_slope),
+        "saturated": f"{100 * cv.saturated:.0f}",
+        "drive": _number(cv.drive),
+        "wh_norm": _number(cv.wh_norm),
+        "shrinks": cv.at(FIG_QUOTE) < 1e-2,
+        "grows": cv.at(FIG_QUOTE) > 1e2,
+    }
+
+
 def context(result: GatedRnnResult) -> dict[str, Any]:
     sh = result.shapes
     ew = result.entrywise
-    # Display names of the entries (notation only): subscript = entry, [.] = time.
-    names_ij = {C[i]: r"c_{i}[t]", HP[i]: r"h_{i}[t-1]", V[i]: r"(W_x x[t])_{i}", WH[i, j]: r"(W_h)_{ij}"}
+    # Entry notation for the prose (names only): subscripts index entries,
+    # brackets index time. The builders that made the checked candidates make
+    # the printed ones, so the order of factors is the reading order.
+    ci, hi, vi, whij = (sp.Symbol(r"c_{i}[t]"), sp.Symbol(r"h_{i}[t-1]"), sp.Symbol(r"(W_x x[t])_{i}"),
+                        sp.Symbol(r"(W_h)_{ij}"))
     z_sym = sp.Symbol(r"z_{i}")
-    kron = sp.Symbol(r"\delta_{ij}")
-    dc_raw = ew.dc_raw.xreplace({ew.z: z_sym}).xreplace({WH[i, j]: sp.Symbol(r"(W_h)_{ij}")})
+    dc_raw = ew.dc_raw.xreplace({sp.exp(-ew.z): sp.exp(-z_sym), WH[i, j]: whij})
     z_def = ew.z.xreplace({WC[i, k]: sp.Symbol(r"(W_c)_{ik}"), WH[i, k]: sp.Symbol(r"(W_h)_{ik}"),
                            X[k]: sp.Symbol(r"x_{k}[t]"), HP[k]: sp.Symbol(r"h_{k}[t-1]")})
     sig_sym = sp.Symbol(r"\sigma(s)")
-    curves = [{
-        "scale": _number(cv.scale),
-        "coordinates": _coordinates(cv),
-        "at_quote": _number(cv.at(FIG_QUOTE)),
-        "at_end": _number(cv.at(FIG_STEPS)),
-        "at_one": _number(cv.at(1)),
-        "step_norm": _number(cv.step_norm),
-        "carry": f"{cv.carry:.2f}",
-        "gate_slope": f"{cv.gate_slope:.3f}",
-        "saturated": f"{100 * cv.saturated:.0f}",
-        "shrinks": cv.at(FIG_QUOTE) < 1e-2,
-        "grows": cv.at(FIG_QUOTE) > 1e2,
-    } for cv in result.curves]
+    curves = [_curve_context(cv) for cv in result.curves]
     ymin = min(min(cv.norms) for cv in result.curves)
     ymax = max(max(cv.norms) for cv in result.curves)
+    tex = lambda e: latex.tex(e, as_built=True)  # noqa: E731  (keeps the order of construction)
+    # The product rule for entrywise products, and the bound on the gate path's norm.
+    u_vec, v_vec = sp.MatrixSymbol("u", m, 1), sp.MatrixSymbol("v", m, 1)
+    du, dv = (sp.MatrixSymbol(rf"\frac{{\partial {name}}}{{\partial h}}", m, m) for name in ("u", "v"))
     return {
+        "hadamard_rule_lhs": r"\frac{\partial (u \odot v)}{\partial h}",
+        "hadamard_rule": tex(_add(_mul(Diag(u_vec), dv), _mul(Diag(v_vec), du))),
+        "slope_max": latex.tex(result.sigmoid_slope_max),
+        # The derived slope bound, then the two norms it multiplies (notation only).
+        "gate_path_bound": latex.tex(result.sigmoid_slope_max)
+        + r"\, \max_i \left|h_i[t-1] - (W_x x[t])_i\right| \, \|W_h\|_2",
         "shape_Wc_x": latex.shape(sh["W_c x"]),
         "shape_Wh_h": latex.shape(sh["W_h h"]),
         "shape_c": latex.shape(sh["c"]),
@@ -820,33 +922,41 @@ def context(result: GatedRnnResult) -> dict[str, Any]:
         "shape_dc": latex.shape(sh["dc_dhprev"]),
         "shape_dh": latex.shape(sh["dh_dhprev"]),
         "shape_dl": latex.shape(sh["dl_dWx"]),
+        "dims_Wc": latex.dims(W_c.shape),
+        "dims_dc": latex.dims(sh["dc_dhprev"]),
         "dims_dl": latex.dims(sh["dl_dWx"]),
         "dims_dl_swapped": latex.dims(tuple(reversed(sh["dl_dWx"]))),
-        "preactivation": latex.tex(preactivation(W_c, x_t, W_h, h_prev), as_built=True),
-        "state_update": latex.tex(state_update(c_t, h_prev, W_x, x_t), as_built=True),
+        "m": latex.tex(m), "n": latex.tex(n), "K": latex.tex(K),
+        "preactivation": tex(preactivation(W_c, x_t, W_h, h_prev)),
+        "state_update": tex(state_update(c_t, h_prev, W_x, x_t)),
         "sigmoid": latex.tex(SIGMOID(s)),
         "sigmoid_derivative": latex.tex(result.sigmoid_derivative),
-        "sigmoid_identity": latex.tex(sp.Mul(sig_sym, 1 - sig_sym, evaluate=False), as_built=True),
+        "sigmoid_identity": tex(sp.Mul(sig_sym, 1 - sig_sym, evaluate=False)),
         "z_def": latex.tex(z_def),
+        "dz_dh": latex.tex(drop_guards(sp.diff(ew.z, HP[j]).doit()).xreplace({WH[i, j]: whij})),
         "dc_raw": latex.tex(dc_raw),
-        "dc_entry": _display(ew.dc_entry, names_ij),
-        "dh_entry": _display(ew.dh_entry.xreplace({sp.KroneckerDelta(i, j): kron}), names_ij),
-        "dl_entry": _display(ew.dl_entry, {G[a]: r"g_{a}[t]", C[a]: r"c_{a}[t]", X[b]: r"x_{b}[t]"}),
-        "dc_dhprev": latex.tex(result.dc_dhprev, as_built=True),
-        "dh_dhprev": latex.tex(result.dh_dhprev, as_built=True),
-        "product_rule": latex.tex(result.product_rule, as_built=True),
+        "dc_entry": tex(dc_entry_form(ci, whij)),
+        "dh_entry": tex(dh_entry_form(ci, sp.Symbol(r"\delta_{ij}"), hi, vi, whij)),
+        "direct_entry": tex(direct_entry_form(ci, sp.Symbol(r"\delta_{ia}"), sp.Symbol(r"x_{b}[t]"))),
+        "dl_entry": tex(dl_entry_form(sp.Symbol(r"g_{a}[t]"), sp.Symbol(r"c_{a}[t]"), sp.Symbol(r"x_{b}[t]"))),
+        "dc_dhprev": tex(result.dc_dhprev),
+        "dh_dhprev": tex(result.dh_dhprev),
+        "product_rule": tex(result.product_rule),
         "dc_symbol": latex.tex(dc_symbol),
         "jac_symbol": latex.tex(J_t),
-        "dl_dWx": latex.tex(result.dl_dWx, as_built=True),
-        "dl_dWx_outer": latex.tex(_sum_over_steps(result.dl_dWx_outer), as_built=True),
-        "backward_step": latex.tex(result.backward_step, as_built=True),
-        "gate_factor": latex.tex(Diag(c_t), as_built=True),
-        "gate_path": latex.tex(_mul(Diag(_add(h_prev, _mul(-1, W_x, x_t))), Diag(gate_derivative(c_t)), W_h),
-                               as_built=True),
+        "dl_dWx": tex(result.dl_dWx),
+        "dl_dWx_outer": tex(_sum_over_steps(result.dl_dWx_outer)),
+        "dl_dWx_term": tex(result.dl_dWx_term),
+        "backward_step": tex(result.backward_step),
+        "gate_factor": tex(Diag(c_t)),
+        "gate_path": tex(_mul(Diag(_add(h_prev, _mul(-1, W_x, x_t))), Diag(gate_derivative(c_t)), W_h)),
+        "gate_derivative": tex(gate_derivative(c_t)),
+        "input_term": tex(sp.HadamardProduct(one_minus(c_t), _mul(W_x, x_t))),
+        "double_count_gap": f"{100 * result.double_count_gap:.0f}",
         "fig": {
             "size": FIG_SIZE, "steps": FIG_STEPS, "burn_in": FIG_BURN_IN, "draws": FIG_DRAWS,
-            "quote": FIG_QUOTE, "saturated": SATURATED,
-            "ymin": f"{10 ** np.floor(np.log10(ymin)):.0e}", "ymax": f"{10 ** np.ceil(np.log10(ymax)):.0e}",
+            "quote": FIG_QUOTE, "saturated": f"{SATURATED:g}", "saturated_hi": f"{1 - SATURATED:g}",
+            "ymin": f"{10 ** np.floor(np.log10(ymin)):.0e}", "ymax": f"{10 ** (np.ceil(np.log10(ymax)) + 1):.0e}",
             "curves": curves, "small": curves[0], "large": curves[-1],
         },
         "step": result.step,
