@@ -168,8 +168,7 @@ def closed_forms(result: Conv1dResult, xv: np.ndarray, Wv: np.ndarray, gv: np.nd
 
 def reference_forward(params: Conv1d, xv: np.ndarray, Wv: np.ndarray) -> np.ndarray:
     """An independent implementation: pad, dilate, slide (0-based NumPy), shape (1, L_out)."""
-    C, L, K, S, D, P = (params.channels, params.length, params.kernel, params.stride,
-                        params.dilation, params.padding)
+    K, S, D, P = params.kernel, params.stride, params.dilation, params.padding
     padded = np.pad(xv, ((0, 0), (P, P)))
     span = D * (K - 1) + 1
     starts = range(0, padded.shape[1] - span + 1, S)

@@ -476,7 +476,7 @@ def double_counted_dl_dWx(forms: NumericForms, xs: np.ndarray, Wc: np.ndarray, W
     """
     hs, cs = forward(xs, Wc, Wh, Wx)
     gs = total_gradients(forms, xs, Wh, Wx, us, hs, cs)
-    steps, size = xs.shape[0], Wh.shape[0]
+    steps = xs.shape[0]
     out = np.zeros_like(Wx)
     for step in range(1, steps + 1):
         row = gs[step - 1]  # g[step] P(step, r), walking r down from step

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from derivations import build, student, variant
+from derivations import student, variant
 from derivations.errors import VariantError
 
 ROOT = Path(__file__).resolve().parent.parent
