@@ -897,15 +897,21 @@ def _diagram(result: AttentionRnnResult) -> dict[str, Any]:
     }
 
 
+MAX_WRITTEN_OUT = 3
+
+
 def context(result: AttentionRnnResult) -> dict[str, Any]:
     prm = result.params
     K = prm.k
     one = _lag_context(result, 1, 2)
     general = _lag_context(result, j, K)
     systems = {o: [_line(line) for line in result.systems[o]] for o in result.orders}
-    dl_orders = {o: _local_first(result.dl_dhT_orders[o]) for o in result.orders}
+    # Written-out systems and sums fit the page up to k = 3; larger k stay in the general form.
+    shown = [o for o in result.orders if o <= MAX_WRITTEN_OUT]
+    dl_orders = {o: _local_first(result.dl_dhT_orders[o]) for o in shown}
     return {
-        "k": K, "n": prm.n, "orders": list(result.orders), "other": K != 2,
+        "k": K, "n": prm.n, "orders": list(result.orders), "orders_shown": shown,
+        "other": K != 2 and K <= MAX_WRITTEN_OUT,
         "k_symbol": latex.tex(k),
         # (a)
         "a_dim": {o: result.a_dim[o] for o in result.orders},

@@ -299,7 +299,10 @@ def context(result: Conv1dResult) -> dict[str, Any]:
     if prm.dilation > 1:
         condition += r",\ n \equiv " + latex.tex(first) + r" \pmod{" + str(prm.dilation) + "}"
     blocks = channel_blocks(result)
-    taps = ", ".join(latex.tex(result.index.subs(m, mm)) for mm in range(1, K + 1))
+    shown = [1, 2, K] if K > 4 else range(1, K + 1)  # long lists elided with dots
+    taps = ", ".join(latex.tex(result.index.subs(m, mm)) for mm in shown)
+    if K > 4:
+        taps = taps.replace(", " + latex.tex(result.index.subs(m, K)), r", \dots, " + latex.tex(result.index.subs(m, K)))
     return {
         "C": prm.channels, "L": L, "K": K, "S": prm.stride, "D": prm.dilation, "P": prm.padding,
         "L_out": result.L_out,
@@ -307,7 +310,8 @@ def context(result: Conv1dResult) -> dict[str, Any]:
         "index": latex.tex(result.index),
         "start": latex.tex(result.start),
         "taps": taps,
-        "p_range": ", ".join(str(i) for i in range(1, result.L_out + 1)),
+        "p_range": ", ".join(str(i) for i in range(1, result.L_out + 1)) if result.L_out <= 6
+        else rf"1, 2, \dots, {result.L_out}",
         "shape_f": latex.shape(result.shapes["f"]),
         "shape_W": latex.shape((1, prm.channels, K)),
         "shape_x": latex.shape((prm.channels, L)),
@@ -322,6 +326,7 @@ def context(result: Conv1dResult) -> dict[str, Any]:
         "df_dx_condition": condition,
         "dl_dW": latex.tex(result.dl_dW),
         "dl_dW_explicit": latex.tex(result.dl_dW_explicit),
+        "show_explicit": result.L_out <= 5,  # written out only while it fits a line or two
         "dl_dW_correlation": latex.tex(result.dl_dW_correlation),
         "spread_length": result.spread_length,
         "block_dW": latex.elided(blocks["dW"], 12, MAX_COLUMNS),

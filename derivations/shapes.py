@@ -195,6 +195,8 @@ def context(result: ShapesResult) -> dict[str, Any]:
         "quotient": latex.tex(a.quotient, as_built=True),
         "value": a.value,
         "k_eff_symbol": r"K_{\mathrm{eff}," + a.name + "}",
+        # Both steps fit on one line for homework-sized numbers only.
+        "wide": max(prm.input) >= 100 or max(prm.kernel) >= 10,
     } for a in r.axes]
     return {
         "input": latex.dims(prm.input),

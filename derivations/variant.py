@@ -234,12 +234,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "kernel_notation": Field("str", "square", _choice("square", "rect")),
     },
     "conv1d": {
-        "channels": Field("int", check=_range(1, 64)),
-        "length": Field("int", check=_range(1, 256)),
-        "kernel": Field("int", check=_range(1, 256)),
-        "stride": Field("int", check=_range(1, 256)),
-        "dilation": Field("int", 1, _range(1, 256)),
-        "padding": Field("int", 0, _range(0, 256)),
+        # Bounded so that the element-by-element checks stay within seconds.
+        "channels": Field("int", check=_range(1, 16)),
+        "length": Field("int", check=_range(1, 64)),
+        "kernel": Field("int", check=_range(1, 16)),
+        "stride": Field("int", check=_range(1, 16)),
+        "dilation": Field("int", 1, _range(1, 16)),
+        "padding": Field("int", 0, _range(0, 16)),
     },
     "gated_rnn": {
         "n": Field("int", 3, _range(1, 16)),
