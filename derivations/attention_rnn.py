@@ -61,33 +61,30 @@ class Partial(sp.Expr):
     def __new__(cls, num: sp.Basic, den: sp.Basic) -> "Partial":
         return sp.Expr.__new__(cls, num, den)
 
+    # How the derivative is written; the subclasses only change this pattern.
+    pattern = r"\frac{{\partial {a}}}{{\partial {b}}}"
+
     def _latex(self, printer: Any) -> str:
         a, b = (printer._print(x) for x in self.args)
-        return rf"\frac{{\partial {a}}}{{\partial {b}}}"
+        return self.pattern.format(a=a, b=b)
 
 
 class Total(Partial):
     r"""``d a / d b``: the total derivative through every path."""
 
-    def _latex(self, printer: Any) -> str:
-        a, b = (printer._print(x) for x in self.args)
-        return rf"\frac{{\mathrm{{d}} {a}}}{{\mathrm{{d}} {b}}}"
+    pattern = r"\frac{{\mathrm{{d}} {a}}}{{\mathrm{{d}} {b}}}"
 
 
 class Slash(Partial):
     r"""``\partial a / \partial b`` written inline with a slash."""
 
-    def _latex(self, printer: Any) -> str:
-        a, b = (printer._print(x) for x in self.args)
-        return rf"\partial {a}/\partial {b}"
+    pattern = r"\partial {a}/\partial {b}"
 
 
 class Small(Partial):
     r"""``\tfrac{\partial a}{\partial b}``: a Jacobian in running text."""
 
-    def _latex(self, printer: Any) -> str:
-        a, b = (printer._print(x) for x in self.args)
-        return rf"\tfrac{{\partial {a}}}{{\partial {b}}}"
+    pattern = r"\tfrac{{\partial {a}}}{{\partial {b}}}"
 
 
 class Diag(sp.MatrixExpr):
