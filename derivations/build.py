@@ -145,12 +145,13 @@ def check_rows(checks: list[verify.Check]) -> list[dict[str, str]]:
 def document_context(variant: Variant, results: dict[str, Any], checks: list[verify.Check],
                      *, key: bool = True) -> dict[str, Any]:
     doc = variant.document
+    sections = outline(variant)
     ctx: dict[str, Any] = {
         "title": doc.title, "course": doc.course, "term": doc.term, "student": doc.student,
         "variant_name": variant.name, "variant_source": variant.source, "seed": variant.seed,
         "version": __version__, "key": key,
-        "sections": outline(variant),
-        "total_points": sum(s["points"] for s in outline(variant)),
+        "sections": sections,
+        "total_points": sum(s["points"] for s in sections),
         "checks": check_rows(checks),
         "checks_passed": sum(c.passed for c in checks),
     }

@@ -287,10 +287,9 @@ def test_every_template_renders(fall2025, k):
 
 @pytest.mark.latex
 @pytest.mark.parametrize("name", PRESETS)
-def test_pdf_builds_without_overfull_boxes(built_presets, name):
-    folder, stderr = built_presets[name]
-    assert (folder / "hw2_theory.pdf").stat().st_size > 0
-    assert "overfull" not in stderr, stderr
+def test_built_key_has_the_section(built_presets, name):
+    """The compiled preset (PDF and overfull checks: tests/test_cli.py) carries 1.2.2."""
+    folder, _ = built_presets[name]
     tex = (folder / "hw2_theory.tex").read_text()
     assert ("fig:attention-rnn" in tex) == variant.load(name).asks("attn_diagram")
     npz = np.load(folder / "verification.npz")

@@ -316,10 +316,9 @@ def test_context_renders(results, name, boxes):
 
 @pytest.mark.latex
 @pytest.mark.parametrize("name", PRESETS)
-def test_pdf_builds_without_overfull_boxes(built_presets, name):
-    folder, stderr = built_presets[name]
-    assert (folder / "hw2_theory.pdf").stat().st_size > 0
-    assert "overfull" not in stderr, stderr
+def test_built_key_has_the_section(built_presets, name):
+    """The compiled preset (PDF and overfull checks: tests/test_cli.py) carries 1.2.1."""
+    folder, _ = built_presets[name]
     data = np.load(folder / "verification.npz")
     assert "gated_rnn.dl_dWx" in data.files
     assert r"\subsection*{1.2.1" in (folder / "hw2_theory.tex").read_text()
