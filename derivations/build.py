@@ -1,21 +1,21 @@
-"""The pipeline: variant -> derivations -> verification -> answers, LaTeX, PDF.
+"""The pipeline, one way: derive -> check -> present -> render -> compile.
 
-Every question-group module (``shapes``, ``conv1d``, ...) has the same four
-pure functions:
+For every registered question group (:mod:`derivations.registry`), in the
+homework's order:
 
-* ``derive(variant) -> result``: SymPy derivation from the parameters;
-* ``verify(result, seed) -> (checks, arrays)``: the checks it registers and the
-  instance with the closed forms' values for ``verification.npz``;
-* ``answers(result) -> dict``: the machine-readable key;
-* ``context(result) -> dict``: ready LaTeX strings for its templates.
+1. ``experiment`` (if the group declares one) and ``derive``;
+2. ``check``: every verification; a failed check stops the build;
+3. ``present``: the template context, ``answers.json`` entries and files,
+   built once from the results of 1 and 2.
 
-:func:`build` runs them all, refuses to continue on a failed check, compiles
-the PDF in a scratch folder and only then moves the outputs into place, so a
-failed build leaves the output folder as it was.
+Then the document is rendered and compiled in a scratch folder, and the
+outputs move into place only when everything succeeded, so a failed build
+leaves the output folder as it was. An exception inside a group's step ends
+as a :class:`~derivations.errors.DerivationError` naming the group and the
+step (one line, exit status 2 from the CLI), never as a traceback.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -23,26 +23,45 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__, attention_rnn, conv1d, gated_rnn, latex, loss_curves, render, shapes, verify
-from .variant import CATALOGUE, Variant
+from . import __version__, latex, render, verify
+from . import registry as registry_mod
+from .errors import DerivationError, ToolError, VariantError, VerificationError
+from .registry import Presentation, QuestionGroup, Registry, Verification
+from .variant import Variant
 
-# The question-group modules, in the order of the homework.
-MODULES: tuple[ModuleType, ...] = (shapes, conv1d, gated_rnn, attention_rnn, loss_curves)
-
-# Sections of the homework the generator typesets so far.
-SECTIONS = ("cnn", "gated_rnn", "attention_rnn", "loss_curves")
-PARENT_SECTION = {"gated_rnn": "rnn", "attention_rnn": "rnn"}
 # Expensive results (the loss-curve training runs) are cached here, keyed by
-# their settings: under the repository's build/ folder, never in the output
-# folder, which a failed build must leave untouched.
-CACHE_DIR = Path(os.environ.get("HW2_CACHE", Path(__file__).resolve().parent.parent / "build" / ".cache"))
+# their settings: under the working folder's build/ folder, never in the
+# output folder, which a failed build must leave untouched.
+CACHE_DIR = Path(os.environ.get("HW2_CACHE", Path("build") / ".cache"))
 OUTPUTS = ("hw2_theory.pdf", "hw2_theory.tex", "answers.json", "verification.npz")
 ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """One group's results, stage by stage."""
+
+    evidence: Any
+    derivation: Any
+    verification: Verification
+    presentation: Presentation
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Every group's results, in the registry's order."""
+
+    variant: Variant
+    registry: Registry
+    groups: dict[str, GroupResult]
+
+    @property
+    def checks(self) -> list[verify.Check]:
+        return [c for g in self.groups.values() for c in g.verification.checks]
 
 
 @dataclass
@@ -54,61 +73,85 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def module_name(module: ModuleType) -> str:
-    return module.__name__.rsplit(".", 1)[-1]
+def _step(group: QuestionGroup, step: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one group's step; any failure becomes a one-line DerivationError."""
+    try:
+        return fn(*args)
+    except (VariantError, VerificationError, ToolError, DerivationError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported, with its type, on one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise DerivationError(f"{group.name}: {step} failed: {type(exc).__name__}"
+                              + (f": {first}" if first else "")) from exc
 
 
-def derive_all(variant: Variant, cache_dir: Path | None = None) -> dict[str, Any]:
-    """Every module's derivation; modules with expensive, cached work get ``cache_dir``."""
+def derive_all(variant: Variant, registry: Registry | None = None,
+               cache_dir: Path | None = None) -> dict[str, tuple[Any, Any]]:
+    """Each group's (evidence, derivation): its declared experiment, then its derivation."""
+    registry = registry or registry_mod.default()
     out = {}
-    for mod in MODULES:
-        wants_cache = "cache_dir" in inspect.signature(mod.derive).parameters
-        out[module_name(mod)] = mod.derive(variant, cache_dir=cache_dir) if wants_cache else mod.derive(variant)
+    for g in registry:
+        prm = variant.params[g.name]
+        evidence = _step(g, "experiment", g.experiment, prm, variant.seed, cache_dir) if g.experiment else None
+        out[g.name] = (evidence, _step(g, "derive", g.derive, prm))
     return out
 
 
-def verify_all(results: dict[str, Any], seed: int) -> tuple[list[verify.Check], dict[str, np.ndarray]]:
-    """Run every module's checks; raise VerificationError if any fails."""
-    checks: list[verify.Check] = []
-    arrays: dict[str, np.ndarray] = {}
-    for mod in MODULES:
-        mod_checks, mod_arrays = mod.verify(results[module_name(mod)], seed)
-        checks += mod_checks
-        arrays.update(mod_arrays)
-    return verify.require(checks), arrays
-
-
-def answers_all(variant: Variant, results: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"variant": variant.name, "generator": f"derivations {__version__}",
-                           "layout": "numerator"}
-    for mod in MODULES:
-        out.update(mod.answers(results[module_name(mod)]))
+def check_all(variant: Variant, derived: dict[str, tuple[Any, Any]],
+              registry: Registry | None = None) -> dict[str, Verification]:
+    """Each group's checks; raise VerificationError naming every failure, or on a repeated check id."""
+    registry = registry or registry_mod.default()
+    out = {g.name: _step(g, "check", g.check, derived[g.name][1], derived[g.name][0], variant.seed)
+           for g in registry}
+    checks = [c for v in out.values() for c in v.checks]
+    ids = [c.id for c in checks]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise DerivationError("check ids are not unique: " + ", ".join(repeated))
+    verify.require(checks)
     return out
 
 
-def outline(variant: Variant) -> list[dict[str, Any]]:
+def present_all(variant: Variant, derived: dict[str, tuple[Any, Any]], verified: dict[str, Verification],
+                registry: Registry | None = None) -> Outcome:
+    """Each group's presentation, built once from its results."""
+    registry = registry or registry_mod.default()
+    groups = {}
+    for g in registry:
+        evidence, derivation = derived[g.name]
+        presentation = _step(g, "present", g.present, derivation, evidence, verified[g.name])
+        groups[g.name] = GroupResult(evidence, derivation, verified[g.name], presentation)
+    return Outcome(variant, registry, groups)
+
+
+def run(variant: Variant, registry: Registry | None = None, cache_dir: Path | None = None) -> Outcome:
+    """derive -> check -> present for every group."""
+    registry = registry or registry_mod.default()
+    derived = derive_all(variant, registry, CACHE_DIR if cache_dir is None else cache_dir)
+    return present_all(variant, derived, check_all(variant, derived, registry), registry)
+
+
+def outline(variant: Variant, registry: Registry | None = None) -> list[dict[str, Any]]:
     """Sections, lettered parts and roman sub-parts of the asked questions, with points."""
-    section_of = {e.id: e for e in CATALOGUE}
+    registry = registry or registry_mod.default()
     sections: list[dict[str, Any]] = []
     for q in variant.questions:
-        entry = section_of[q.id]
-        if entry.section not in SECTIONS:
-            continue
-        if not sections or sections[-1]["id"] != entry.section:
-            sections.append({"id": entry.section, "template": f"sections/{entry.section}.tex.j2",
-                             "parts": [], "points": 0})
+        group, spec = registry.owner(q.id), registry.question(q.id)
+        if not sections or sections[-1]["id"] != group.section:
+            sections.append({"id": group.section, "parent": group.parent, "parts": [], "points": 0,
+                             "template": f"sections/{group.section}.tex.j2"})
         sec = sections[-1]
         sec["points"] += q.points
         item = {"id": q.id, "points": q.points, "template": f"questions/{q.id}.tex.j2"}
         parts = sec["parts"]
-        if entry.group:
-            if not parts or parts[-1].get("group") != entry.group:
-                parts.append({"id": entry.group, "group": entry.group, "points": 0, "subparts": [],
-                              "template": f"questions/{entry.group}.tex.j2"})
-            group = parts[-1]
-            group["points"] += q.points
-            item["label"] = ROMAN[len(group["subparts"])]
-            group["subparts"].append(item)
+        if spec.part_of:
+            if not parts or parts[-1].get("group") != spec.part_of:
+                parts.append({"id": spec.part_of, "group": spec.part_of, "points": 0, "subparts": [],
+                              "template": f"questions/{spec.part_of}.tex.j2"})
+            part = parts[-1]
+            part["points"] += q.points
+            item["label"] = ROMAN[len(part["subparts"])]
+            part["subparts"].append(item)
         else:
             parts.append(item)
     for sec in sections:
@@ -117,19 +160,20 @@ def outline(variant: Variant) -> list[dict[str, Any]]:
     # Sub-sections under a common heading (1.2.1 and 1.2.2 under 1.2): the
     # first of them carries the heading, with the points of all of them.
     for sec in sections:
-        parent = PARENT_SECTION.get(sec["id"])
-        siblings = [s for s in sections if PARENT_SECTION.get(s["id"]) == parent]
-        first = parent is not None and siblings[0] is sec
-        sec["heading"] = {"template": f"sections/{parent}.tex.j2",
+        siblings = [s for s in sections if sec["parent"] and s["parent"] == sec["parent"]]
+        first = bool(siblings) and siblings[0] is sec
+        sec["heading"] = {"template": f"sections/{sec['parent']}.tex.j2",
                           "points": sum(s["points"] for s in siblings)} if first else None
     return sections
 
 
 def check_rows(checks: list[verify.Check]) -> list[dict[str, str]]:
+    """The verification table's rows, printed."""
     rows = []
     for c in checks:
         exact = c.method.startswith("exact")
         rows.append({
+            "id": c.id,
             "quantity": c.label,
             "shape": "$" + latex.dims(c.shape) + "$" if c.shape not in ((), (1,)) else "scalar",
             "method": latex.escape(c.method) if "$" not in c.method else c.method,
@@ -142,10 +186,11 @@ def check_rows(checks: list[verify.Check]) -> list[dict[str, str]]:
     return rows
 
 
-def document_context(variant: Variant, results: dict[str, Any], checks: list[verify.Check],
-                     *, key: bool = True) -> dict[str, Any]:
+def document_context(outcome: Outcome, *, key: bool = True) -> dict[str, Any]:
+    variant = outcome.variant
     doc = variant.document
-    sections = outline(variant)
+    sections = outline(variant, outcome.registry)
+    checks = outcome.checks
     ctx: dict[str, Any] = {
         "title": doc.title, "course": doc.course, "term": doc.term, "student": doc.student,
         "variant_name": variant.name, "variant_source": variant.source, "seed": variant.seed,
@@ -155,50 +200,79 @@ def document_context(variant: Variant, results: dict[str, Any], checks: list[ver
         "checks": check_rows(checks),
         "checks_passed": sum(c.passed for c in checks),
     }
-    for mod in MODULES:
-        ctx[module_name(mod)] = mod.context(results[module_name(mod)])
+    for name, result in outcome.groups.items():
+        ctx[name] = result.presentation.context
     return ctx
 
 
-def build(variant: Variant, out_dir: Path, *, key: bool = True) -> BuildReport:
+def answers(outcome: Outcome) -> dict[str, Any]:
+    """The machine-readable key: every group's answers and every check the build ran."""
+    out: dict[str, Any] = {"variant": outcome.variant.name, "generator": f"derivations {__version__}",
+                           "layout": "numerator"}
+    for result in outcome.groups.values():
+        out.update(result.presentation.answers)
+    out["verification"] = {c.id: {"quantity": c.quantity, "method": c.method, "detail": c.detail,
+                                  "max_error": c.max_error, "tolerance": c.tolerance, "passed": c.passed}
+                           for c in outcome.checks}
+    return out
+
+
+def arrays(outcome: Outcome) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for result in outcome.groups.values():
+        out.update(result.verification.arrays)
+    return out
+
+
+def files(outcome: Outcome) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for result in outcome.groups.values():
+        out.update(result.presentation.files)
+    return out
+
+
+def source(outcome: Outcome, *, key: bool = True) -> str:
+    """The document's LaTeX source."""
+    return render.render(document_context(outcome, key=key), outcome.registry.template_dirs())
+
+
+def build(variant: Variant, out_dir: Path, *, key: bool = True, registry: Registry | None = None,
+          cache_dir: Path | None = None) -> BuildReport:
     """Derive, verify and render ``variant`` into ``out_dir`` (all or nothing)."""
+    registry = registry or registry_mod.default()
+    cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
-    results = derive_all(variant, CACHE_DIR)
+    derived = derive_all(variant, registry, cache_dir)
     seconds["derive"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    checks, arrays = verify_all(results, variant.seed)
+    verified = check_all(variant, derived, registry)
     seconds["verify"] = time.perf_counter() - t1
-    answers = answers_all(variant, results)
-    answers["verification"] = {c.quantity + " / " + c.method: {"max_error": c.max_error, "passed": c.passed}
-                               for c in checks}
-    source = render.render(document_context(variant, results, checks, key=key))
+    outcome = present_all(variant, derived, verified, registry)
+    text = source(outcome, key=key)
 
     # Everything is written to a scratch folder first; a LaTeX failure leaves
     # it (and its log) behind for inspection and the output folder untouched.
     scratch = Path(tempfile.mkdtemp(prefix="hw2-build-"))
     tex = scratch / "hw2_theory.tex"
-    tex.write_text(source, "utf-8")
-    (scratch / "answers.json").write_text(json.dumps(answers, indent=2) + "\n", "utf-8")
-    np.savez(scratch / "verification.npz", **arrays)
-    extra = {}
-    for mod in MODULES:
-        if hasattr(mod, "files"):
-            extra.update(mod.files(results[module_name(mod)]))
-    for name, text in extra.items():
-        (scratch / name).write_text(text, "utf-8")
+    tex.write_text(text, "utf-8")
+    (scratch / "answers.json").write_text(json.dumps(answers(outcome), indent=2) + "\n", "utf-8")
+    np.savez(scratch / "verification.npz", **arrays(outcome))
+    extra = files(outcome)
+    for name, content in extra.items():
+        (scratch / name).write_text(content, "utf-8")
     t2 = time.perf_counter()
     compiled = render.compile_pdf(tex)
     seconds["latex"] = time.perf_counter() - t2
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = []
+    written = []
     # A student handout must not carry the answers.
     names = tuple(n for n in OUTPUTS if key or n.endswith((".pdf", ".tex"))) + tuple(extra)
     for name in names:
         shutil.copyfile(scratch / name, out_dir / (name + ".part"))
     for name in names:
         (out_dir / (name + ".part")).replace(out_dir / name)
-        files.append(out_dir / name)
+        written.append(out_dir / name)
     shutil.rmtree(scratch, ignore_errors=True)
     seconds["total"] = time.perf_counter() - t0
-    return BuildReport(out_dir, files, checks, compiled.overfull, seconds)
+    return BuildReport(out_dir, written, outcome.checks, compiled.overfull, seconds)

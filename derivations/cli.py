@@ -12,7 +12,7 @@ from pathlib import Path
 from . import build as build_mod
 from . import student
 from . import variant as variant_mod
-from .errors import ToolError, VariantError, VerificationError
+from .errors import DerivationError, ToolError, VariantError, VerificationError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the key (PDF, LaTeX source, answers.json, verification.npz)")
     b.add_argument("--variant", default=variant_mod.DEFAULT_PRESET,
-                   help="preset name (%s) or path to a .toml file" % ", ".join(variant_mod.PRESETS))
+                   help="preset name (%s) or path to a .toml file" % ", ".join(variant_mod.presets()))
     b.add_argument("--out", default="build", type=Path, help="output folder (default: build)")
     b.add_argument("--handout", action="store_true", help="questions only, no solutions (student handout)")
     b.add_argument("--student", help="redraw the numbers of VARIANT for this student (reproducible)")
@@ -39,24 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "presets":
-            print("\n".join(variant_mod.PRESETS))
+            print("\n".join(variant_mod.presets()))
             return 0
         variant = variant_mod.load(args.variant)
         if args.student is not None:
             variant = student.draw(variant, args.student)
         if args.command == "variant":
-            print(variant_mod.to_toml(variant), end="")
+            # A preset or file as written (its comments kept); a drawn variant with its keys documented.
+            print(variant.text or variant_mod.to_toml(variant), end="")
             return 0
         if args.command == "check":
-            results = build_mod.derive_all(variant)
-            checks, _ = build_mod.verify_all(results, variant.seed)
-            print(f"{variant.name}: {len(checks)} checks passed")
+            outcome = build_mod.run(variant)
+            print(f"{variant.name}: {len(outcome.checks)} checks passed")
             return 0
         report = build_mod.build(variant, args.out, key=not args.handout)
     except VariantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (VerificationError, ToolError) as exc:
+    except (VerificationError, ToolError, DerivationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     wide = [w for w in report.overfull if w > render_limit()]

@@ -33,5 +33,10 @@ class VerificationError(RuntimeError):
     """A derived closed form disagreed with its independent check."""
 
 
+class DerivationError(RuntimeError):
+    """A question group's step failed (an exception in derive, check or present), or the
+    groups clash; the message names the group and the step on one line."""
+
+
 class ToolError(RuntimeError):
     """An external tool (latexmk) failed; the message says which and where the log is."""

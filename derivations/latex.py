@@ -14,6 +14,8 @@ import sympy as sp
 from pylatex.utils import escape_latex
 from sympy.printing.latex import LatexPrinter
 
+from .symbolic import DOTS
+
 
 def escape(text: str) -> str:
     """Escape user text for LaTeX with PyLaTeX's ``escape_latex``.
@@ -44,6 +46,29 @@ class HomeworkPrinter(LatexPrinter):
 
     def _print_DiagonalizeVector(self, expr: Any) -> str:
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_Diag(self, expr: Any) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    # Notation-only expressions of derivations.symbolic: a pattern each.
+    _PARTIAL = {
+        "Partial": r"\frac{{\partial {a}}}{{\partial {b}}}",
+        "Total": r"\frac{{\mathrm{{d}} {a}}}{{\mathrm{{d}} {b}}}",
+        "Slash": r"\partial {a}/\partial {b}",
+        "Small": r"\tfrac{{\partial {a}}}{{\partial {b}}}",
+    }
+
+    def _print_Partial(self, expr: Any) -> str:
+        a, b = (self._print(x) for x in expr.args)
+        return self._PARTIAL[type(expr).__name__].format(a=a, b=b)
+
+    _print_Total = _print_Slash = _print_Small = _print_Partial
+
+    def _print_Bracket(self, expr: Any) -> str:
+        return "[" + ", ".join(r"\dots" if a == DOTS else self._print(a) for a in expr.args) + "]"
+
+    def _print_Softargmax(self, expr: Any) -> str:
+        return rf"\operatorname{{softargmax}}\left({self._print(expr.args[0])}\right)"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: Any = None) -> str:
         i, j = (self._print(a) for a in expr.args)
@@ -110,6 +135,19 @@ def elided(entries: Sequence[Sequence[Any]], max_rows: int, max_cols: int) -> st
 
 def join(items: Iterable[str], sep: str = ", ") -> str:
     return sep.join(items)
+
+
+def number(value: float, digits: int = 3) -> str:
+    """A number for the prose: ``digits`` significant digits, a power of ten when far from 1."""
+    if value == 0 or 1e-2 <= abs(value) < 1e4:
+        return f"{value:.{digits}g}"
+    mant, exp = f"{value:.{digits - 1}e}".split("e")
+    return rf"{float(mant):.{digits}g}\times 10^{{{int(exp)}}}"
+
+
+def fixed(value: float, digits: int = 2) -> str:
+    """A number with ``digits`` decimals (percentages, ratios, losses)."""
+    return f"{value:.{digits}f}"
 
 
 def sci(value: float) -> str:

@@ -14,21 +14,35 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from importlib import resources
+from typing import Any, Mapping, Sequence
 
 import jinja2
 
 from .errors import ToolError
 from .latex import escape
 
-TEMPLATE_DIR = Path(os.environ.get("HW2_TEMPLATES", Path(__file__).resolve().parent.parent / "templates"))
 MAIN_TEMPLATE = "hw2_theory.tex.j2"
 OVERFULL_LIMIT_PT = 10.0
 
 
-def environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
+def document_templates() -> Path:
+    """The document-level templates: package data of ``derivations.templates``.
+
+    An installed package has them there; an editable install of a source
+    checkout finds the top-level ``templates/`` folder they come from.
+    """
+    try:
+        return Path(str(resources.files("derivations.templates")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "templates"
+
+
+def environment(group_dirs: Sequence[Path] = ()) -> jinja2.Environment:
+    """Jinja2 with LaTeX-safe delimiters over the document templates and each group's own."""
+    dirs = [document_templates(), *group_dirs]
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir)),
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         block_start_string="((*",
         block_end_string="*))",
         variable_start_string="(((",
@@ -45,9 +59,9 @@ def environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
     return env
 
 
-def render(context: Mapping[str, Any], template: str = MAIN_TEMPLATE, template_dir: Path = TEMPLATE_DIR) -> str:
+def render(context: Mapping[str, Any], group_dirs: Sequence[Path] = (), template: str = MAIN_TEMPLATE) -> str:
     """Render the document's LaTeX source from a ready context."""
-    return environment(template_dir).get_template(template).render(**context)
+    return environment(group_dirs).get_template(template).render(**context)
 
 
 @dataclass(frozen=True)

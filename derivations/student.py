@@ -14,7 +14,9 @@ import numpy as np
 
 from . import variant as variant_mod
 from .errors import VariantError
-from .variant import Conv1d, Conv2d, Variant
+from .groups.conv1d import Conv1d
+from .groups.conv2d import Conv2d
+from .variant import Variant
 
 
 def _rng(base: Variant, student: str) -> np.random.Generator:
@@ -41,7 +43,7 @@ def draw(base: Variant, student: str) -> Variant:
     conv2d = Conv2d(input=(h, w), kernel=(integers(2, 5), integers(2, 5)), stride=(integers(1, 4),) * 2)
     conv1d = Conv1d(channels=integers(3, 8), length=integers(7, 13), kernel=integers(2, 4), stride=integers(1, 3))
     slug = "".join(ch if ch.isalnum() else "-" for ch in student.strip().lower()).strip("-")
-    drawn = dataclasses.replace(
+    drawn = variant_mod.replace(
         base,
         name=f"{base.name}-{slug}"[:variant_mod.MAX_TEXT],
         seed=int(rng.integers(0, 2**31)),

@@ -40,6 +40,8 @@ class Check:
             entries whose difference did not simplify to zero (exact).
         tolerance: the bound ``max_error`` must stay under (0 for exact).
         detail: where the check was made (sizes, seed).
+        case: tells apart checks of one quantity by one method (e.g. two
+            sizes of an exact check); part of :attr:`id`.
     """
 
     quantity: str
@@ -49,6 +51,16 @@ class Check:
     max_error: float
     tolerance: float
     detail: str = ""
+    case: str = ""
+
+    @property
+    def id(self) -> str:
+        """A stable, unique id: quantity, method and case (``conv1d.df_dx:exact``)."""
+        method = "exact" if self.method.startswith("exact") else "fd" if self.method == "finite differences" \
+            else "".join(ch if ch.isalnum() else "-" for ch in self.method.lower()).strip("-")
+        while "--" in method:
+            method = method.replace("--", "-")
+        return f"{self.quantity}:{method}" + (f":{self.case}" if self.case else "")
 
     @property
     def passed(self) -> bool:
@@ -94,25 +106,26 @@ def finite_difference(
     detail: str = "",
     tol: float = FD_TOL,
     h: float = FD_STEP,
+    case: str = "",
 ) -> Check:
     """Check a closed-form Jacobian ``closed`` of ``forward`` at ``at``."""
     reference = central_difference(forward, at, h)
     closed = np.asarray(closed, float)
     return Check(quantity, label, tuple(closed.shape), "finite differences",
-                 relative_error(closed, reference), tol, detail)
+                 relative_error(closed, reference), tol, detail, case)
 
 
 def agreement(quantity: str, label: str, closed: np.ndarray, reference: np.ndarray,
-              method: str, *, detail: str = "", tol: float = 1e-12) -> Check:
+              method: str, *, detail: str = "", tol: float = 1e-12, case: str = "") -> Check:
     """Check a closed form against an independent numeric implementation."""
     closed = np.asarray(closed, float)
     return Check(quantity, label, tuple(closed.shape), method,
-                 relative_error(closed, reference), tol, detail)
+                 relative_error(closed, reference), tol, detail, case)
 
 
 def exact(quantity: str, label: str, closed: sp.MatrixBase | sp.NDimArray,
           brute: sp.MatrixBase | sp.NDimArray, *, detail: str = "",
-          shape: tuple[int, ...] | None = None) -> Check:
+          shape: tuple[int, ...] | None = None, case: str = "") -> Check:
     """Check that ``closed - brute`` simplifies to exactly zero entry by entry.
 
     ``shape`` is the shape to report (a tensor Jacobian is compared flattened).
@@ -120,13 +133,13 @@ def exact(quantity: str, label: str, closed: sp.MatrixBase | sp.NDimArray,
     a, b = sp.Array(closed), sp.Array(brute)
     shape = tuple(shape or a.shape)
     if a.shape != b.shape:
-        return Check(quantity, label, shape, "exact (SymPy)", float("inf"), 0, detail)
+        return Check(quantity, label, shape, "exact (SymPy)", float("inf"), 0, detail, case)
     bad = 0
     for u, v in zip(sp.flatten(a), sp.flatten(b)):
         d = sp.expand(u - v)
         if d != 0 and sp.simplify(d) != 0:
             bad += 1
-    return Check(quantity, label, shape, "exact (SymPy)", float(bad), 0, detail)
+    return Check(quantity, label, shape, "exact (SymPy)", float(bad), 0, detail, case)
 
 
 def require(checks: Iterable[Check]) -> list[Check]:

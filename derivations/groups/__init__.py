@@ -1,0 +1,1 @@
+"""The homework's question groups, one folder each (see :mod:`derivations.registry`)."""

@@ -1,0 +1,29 @@
+"""1.1(b): the symbolic formula, evaluated, against counting on random configurations."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ...registry import Verification
+from ...verify import Check
+from ..conv2d.check import count_positions
+from .derive import D, H, P, S
+
+TRIALS = 300
+
+
+def check(derivation: Any, evidence: Any, seed: int) -> Verification:
+    rng = np.random.default_rng(seed)
+    kh, _ = derivation.kernel
+    f_h = sp.lambdify((H, kh, P, S, D), derivation.h_out_expanded.doit(), "math")
+    worst = 0
+    for _ in range(TRIALS):
+        n, k, s, pad, d = (int(v) for v in rng.integers([1, 1, 1, 0, 1], [60, 8, 6, 4, 4]))
+        if d * (k - 1) + 1 > n + 2 * pad:
+            continue
+        worst = max(worst, abs(int(f_h(n, k, pad, s, d)) - count_positions(n, k, s, pad, d)))
+    return Verification((Check("conv_general.output_shape", r"$F \times H_{\mathrm{out}} \times W_{\mathrm{out}}$ (b)",
+                               (3,), "count of kernel positions", float(worst), 0.5,
+                               f"{TRIALS} random (H, K, P, S, D)"),))

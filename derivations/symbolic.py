@@ -1,0 +1,130 @@
+"""The shared symbolic core: notation objects and the helpers every group uses.
+
+* :class:`Diag` -- ``diag(v)`` of a column vector, one class for every group;
+* notation-only expressions (:class:`Partial`, :class:`Total`, :class:`Slash`,
+  :class:`Small`, :class:`Bracket`, :class:`Softargmax`): they carry no
+  mathematics and are printed by :class:`derivations.latex.HomeworkPrinter`'s
+  ``_print_<Class>`` methods, never by hooks of their own;
+* :func:`drop_guards` -- the one remover of index-range guards that ``diff``
+  of a ``Sum`` leaves behind;
+* :func:`rational_difference` -- the one exact-check generaliser: every
+  ``exp`` atom becomes a fresh positive symbol, and the numerator of the
+  difference over a common denominator must expand to zero;
+* :func:`numeric` -- the one ``lambdify`` helper (safe argument names, since
+  the printed names are LaTeX).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+import sympy as sp
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+
+class Diag(DiagMatrix):
+    r"""``\operatorname{diag}(v)`` of a column vector ``v``.
+
+    ``doit`` stays structural: SymPy's version asks the assumptions system
+    whether the vector is diagonal, which is slow (printing and lambdify call
+    it on every negated term) and never applies to an m x 1 vector here.
+    """
+
+    @property
+    def arg(self) -> sp.Basic:
+        return self.args[0]
+
+    def doit(self, **hints: Any) -> "Diag":
+        return Diag(self.args[0].doit(**hints)) if hints.get("deep", True) else self
+
+
+class Partial(sp.Expr):
+    r"""``\partial a / \partial b`` (a Jacobian; kept in order in products)."""
+
+    is_commutative = False
+
+    def __new__(cls, num: sp.Basic, den: sp.Basic) -> "Partial":
+        return sp.Expr.__new__(cls, num, den)
+
+
+class Total(Partial):
+    r"""``d a / d b``: the total derivative through every path."""
+
+
+class Slash(Partial):
+    r"""``\partial a / \partial b`` written inline with a slash."""
+
+
+class Small(Partial):
+    r"""``\tfrac{\partial a}{\partial b}``: a Jacobian in running text."""
+
+
+DOTS = sp.Symbol(r"\dots")
+
+
+class Bracket(sp.Expr):
+    """``[a, b, ..., c]``: a listing of scalars; the item ``DOTS`` prints an ellipsis."""
+
+    def __new__(cls, *items: sp.Basic) -> "Bracket":
+        return sp.Expr.__new__(cls, *items)
+
+
+class Softargmax(sp.Expr):
+    r"""``\operatorname{softargmax}(\cdot)`` applied to a listing."""
+
+    def __new__(cls, arg: sp.Basic) -> "Softargmax":
+        return sp.Expr.__new__(cls, arg)
+
+
+def range_guards(ranges: dict[sp.Symbol, Any]) -> set[sp.Basic]:
+    """The conditions ``1 <= i`` and ``i <= top`` for each index ``i`` and its top."""
+    out: set[sp.Basic] = {sp.true}
+    for idx, top in ranges.items():
+        out |= {sp.Le(idx, top), sp.Ge(idx, 1), sp.Le(1, idx), sp.Ge(top, idx)}
+    return out
+
+
+def drop_guards(expr: sp.Basic, guards: Iterable[sp.Basic]) -> sp.Basic:
+    """Collapse ``Piecewise((e, cond), ...)`` to ``e`` when ``cond`` only restates index ranges.
+
+    ``diff`` of a ``Sum`` with respect to an entry resolves a Kronecker delta
+    and guards the result with the summation range; for indices inside their
+    ranges (every condition in ``guards``, e.g. from :func:`range_guards`) the
+    guard holds.
+    """
+    known = set(guards)
+
+    def collapse(pw: sp.Piecewise) -> sp.Basic:
+        expr0, cond0 = pw.args[0]
+        parts = set(cond0.args) if isinstance(cond0, sp.And) else {cond0}
+        return expr0 if parts <= known else pw
+
+    return sp.sympify(expr).replace(lambda e: isinstance(e, sp.Piecewise), collapse)
+
+
+def rational_difference(closed: sp.MatrixBase, brute: sp.MatrixBase) -> sp.Matrix:
+    """Entrywise numerator of ``closed - brute`` over a common denominator, expanded.
+
+    Every ``exp(...)`` atom is first replaced by its own positive symbol (the
+    same renaming on both sides): if the difference vanishes as a rational
+    function of independent symbols it vanishes at ``E_r = exp(...)`` too.
+    The denominators are sums and products of exponentials, positive, so the
+    difference is zero exactly when this numerator is. (Equivalent to
+    ``simplify`` on the difference, and much faster on nested sigmoids and
+    softmaxes.)
+    """
+    atoms = sorted(closed.atoms(sp.exp) | brute.atoms(sp.exp), key=sp.default_sort_key)
+    names = {atom: sp.Symbol(f"E_{r}", positive=True) for r, atom in enumerate(atoms)}
+    diff = (sp.Matrix(closed) - sp.Matrix(brute)).xreplace(names)
+    return diff.applyfunc(lambda e: sp.expand(sp.numer(sp.together(e))))
+
+
+def numeric(expr: Any, args: Sequence[sp.Basic], modules: str = "numpy") -> Callable[..., Any]:
+    """``lambdify(args, expr)`` with identifier names for the arguments.
+
+    The printed names are LaTeX (``h[t-1]``, ``\\bar{g}``), which are not
+    Python identifiers; each argument is renamed ``argN`` of the same kind and
+    shape before compiling.
+    """
+    safe = {a: sp.MatrixSymbol(f"arg{p}", *a.shape) if isinstance(a, sp.MatrixSymbol) else sp.Symbol(f"arg{p}")
+            for p, a in enumerate(args)}
+    return sp.lambdify([safe[a] for a in args], sp.sympify(expr).xreplace(safe), modules)

@@ -1,0 +1,1 @@
+"""Document-level templates (package data; see render.document_templates)."""
