@@ -85,12 +85,17 @@ def _step(group: QuestionGroup, step: str, fn: Callable[..., Any], *args: Any) -
                               + (f": {first}" if first else "")) from exc
 
 
+def asked_groups(variant: Variant, registry: Registry) -> list[QuestionGroup]:
+    """The groups with at least one question the variant asks (the others are not built)."""
+    return [g for g in registry if any(variant.asks(q.id) for q in g.questions)]
+
+
 def derive_all(variant: Variant, registry: Registry | None = None,
                cache_dir: Path | None = None) -> dict[str, tuple[Any, Any]]:
-    """Each group's (evidence, derivation): its declared experiment, then its derivation."""
+    """Each asked group's (evidence, derivation): its declared experiment, then its derivation."""
     registry = registry or registry_mod.default()
     out = {}
-    for g in registry:
+    for g in asked_groups(variant, registry):
         prm = variant.params[g.name]
         evidence = _step(g, "experiment", g.experiment, prm, variant.seed, cache_dir) if g.experiment else None
         out[g.name] = (evidence, _step(g, "derive", g.derive, prm))
@@ -102,7 +107,7 @@ def check_all(variant: Variant, derived: dict[str, tuple[Any, Any]],
     """Each group's checks; raise VerificationError naming every failure, or on a repeated check id."""
     registry = registry or registry_mod.default()
     out = {g.name: _step(g, "check", g.check, derived[g.name][1], derived[g.name][0], variant.seed)
-           for g in registry}
+           for g in asked_groups(variant, registry)}
     checks = [c for v in out.values() for c in v.checks]
     ids = [c.id for c in checks]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
@@ -117,7 +122,7 @@ def present_all(variant: Variant, derived: dict[str, tuple[Any, Any]], verified:
     """Each group's presentation, built once from its results."""
     registry = registry or registry_mod.default()
     groups = {}
-    for g in registry:
+    for g in asked_groups(variant, registry):
         evidence, derivation = derived[g.name]
         presentation = _step(g, "present", g.present, derivation, evidence, verified[g.name])
         groups[g.name] = GroupResult(evidence, derivation, verified[g.name], presentation)
@@ -242,15 +247,23 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True, registry: Regist
     registry = registry or registry_mod.default()
     cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     t0 = time.perf_counter()
-    seconds: dict[str, float] = {}
     derived = derive_all(variant, registry, cache_dir)
-    seconds["derive"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     verified = check_all(variant, derived, registry)
-    seconds["verify"] = time.perf_counter() - t1
-    outcome = present_all(variant, derived, verified, registry)
-    text = source(outcome, key=key)
+    t2 = time.perf_counter()
+    report = write(present_all(variant, derived, verified, registry), out_dir, key=key)
+    report.seconds = {"derive": t1 - t0, "verify": t2 - t1, **report.seconds, "total": time.perf_counter() - t0}
+    return report
 
+
+def write(outcome: Outcome, out_dir: Path, *, key: bool = True) -> BuildReport:
+    """Render and compile a ready outcome, then move the outputs into ``out_dir`` (all or nothing).
+
+    ``key=False`` is the student handout: questions only, no answers.json or
+    verification.npz.
+    """
+    t0 = time.perf_counter()
+    text = source(outcome, key=key)
     # Everything is written to a scratch folder first; a LaTeX failure leaves
     # it (and its log) behind for inspection and the output folder untouched.
     scratch = Path(tempfile.mkdtemp(prefix="hw2-build-"))
@@ -261,12 +274,11 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True, registry: Regist
     extra = files(outcome)
     for name, content in extra.items():
         (scratch / name).write_text(content, "utf-8")
-    t2 = time.perf_counter()
+    t1 = time.perf_counter()
     compiled = render.compile_pdf(tex)
-    seconds["latex"] = time.perf_counter() - t2
+    t2 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    # A student handout must not carry the answers.
     names = tuple(n for n in OUTPUTS if key or n.endswith((".pdf", ".tex"))) + tuple(extra)
     for name in names:
         shutil.copyfile(scratch / name, out_dir / (name + ".part"))
@@ -274,5 +286,5 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True, registry: Regist
         (out_dir / (name + ".part")).replace(out_dir / name)
         written.append(out_dir / name)
     shutil.rmtree(scratch, ignore_errors=True)
-    seconds["total"] = time.perf_counter() - t0
-    return BuildReport(out_dir, written, outcome.checks, compiled.overfull, seconds)
+    return BuildReport(out_dir, written, outcome.checks, compiled.overfull,
+                       {"render": t1 - t0, "latex": t2 - t1})

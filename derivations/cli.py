@@ -32,12 +32,18 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--variant", default=variant_mod.DEFAULT_PRESET)
     v.add_argument("--student")
     sub.add_parser("presets", help="list the shipped presets")
+    sub.add_parser("reference", help="print the variant reference (docs/variant-reference.md) as Markdown")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "reference":
+            from . import reference
+
+            print(reference.markdown(), end="")
+            return 0
         if args.command == "presets":
             print("\n".join(variant_mod.presets()))
             return 0

@@ -1,16 +1,29 @@
-"""Shared fixtures and markers."""
+"""Shared fixtures: each preset derived and verified once, and compiled once (key and handout).
+
+The expensive work of the suite happens here, once per session: ``outcomes``
+runs derive -> check -> present for both presets in-process; ``compiled``
+renders and compiles each preset's key and handout from those outcomes, the
+four LaTeX runs in parallel (LaTeX is a subprocess, so threads suffice).
+Tests read what they need from these instead of building again.
+"""
 from __future__ import annotations
 
+import os
 import shutil
-import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from derivations import variant
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests import helpers from conftest
+
+from derivations import build, variant  # noqa: E402
 
 HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+# The experiment cache the suite shares (warm after the first run of the suite).
+os.environ.setdefault("HW2_CACHE", str(ROOT / "build" / ".cache"))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,22 +46,20 @@ def fall2024():
     return variant.load("fall2024")
 
 
-ROOT = Path(__file__).resolve().parent.parent
+@pytest.fixture(scope="session")
+def outcomes():
+    """Both presets through derive -> check -> present: {preset: Outcome}."""
+    return {name: build.run(variant.load(name), cache_dir=Path(os.environ["HW2_CACHE"]))
+            for name in variant.presets()}
 
 
 @pytest.fixture(scope="session")
-def built_presets(tmp_path_factory):
-    """Both presets built once through the CLI, as `make pdf` does: {preset: (folder, stderr)}.
-
-    Shared by every test that needs a compiled key, so LaTeX runs twice per session.
-    """
+def compiled(outcomes, tmp_path_factory):
+    """Each preset's key and handout, compiled once: {(preset, "key"|"handout"): (folder, report)}."""
     if not HAVE_LATEX:
         pytest.skip("TeX Live (latexmk, pdflatex) is not installed")
-    out = {}
-    for preset in variant.PRESETS:
-        folder = tmp_path_factory.mktemp(preset)
-        proc = subprocess.run([sys.executable, "-m", "derivations", "build", "--variant", preset, "--out", str(folder)],
-                              cwd=ROOT, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        out[preset] = (folder, proc.stderr)
-    return out
+    jobs = {(name, kind): tmp_path_factory.mktemp(f"{name}-{kind}") for name in outcomes for kind in ("key", "handout")}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {job: pool.submit(build.write, outcomes[job[0]], folder, key=job[1] == "key")
+                   for job, folder in jobs.items()}
+        return {job: (jobs[job], future.result()) for job, future in futures.items()}

@@ -1,60 +1,142 @@
-"""1.3: derived start values and the experiment's integration into the key."""
+"""1.3: parameters, derived start values, the cached experiment step, checks and presentation."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 
+import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import build, loss_curves, variant
+from derivations.errors import VariantError
+from derivations.groups.loss_curves import GROUP, LossCurves
+from derivations.params import parse_table
+
+# The package re-exports the step functions under the names of their modules,
+# so the modules are fetched from sys.modules.
+experiment_mod = importlib.import_module("derivations.groups.loss_curves.experiment")
+training = importlib.import_module("derivations.groups.loss_curves.training")
+check_mod = importlib.import_module("derivations.groups.loss_curves.check")
+present_mod = importlib.import_module("derivations.groups.loss_curves.present")
+
+# A shortened default run: cheap, and long enough for the start-value checks.
+SHORT = dataclasses.replace(LossCurves(), steps=150, eval_batch=500)
+
+
+# ------------------------------------------------------------------- parameters
+
+
+def test_defaults_keep_the_cache_key():
+    """The key of the default settings is the one of the cache the old module wrote (no retraining)."""
+    assert experiment_mod.cache_key(LossCurves()) == \
+        "3e82e64b79e34fe40aaf52ac2d2ad5a32ef7641e8199dd612cd2395557318912"
+    assert experiment_mod.cache_path(LossCurves(), "c").name == "loss_experiment_3e82e64b79e34fe40aaf52ac.npz"
+
+
+def test_table_parses_to_the_same_settings():
+    p = parse_table("v.toml", "loss_curves", LossCurves, {"classes": 4, "lr": 2})
+    assert p == LossCurves() and isinstance(p.lr, float) and p.fixed_lr is None
+    assert experiment_mod.cache_key(p) == experiment_mod.cache_key(LossCurves())
+
+
+@pytest.mark.parametrize("key,value", [("classes", 3), ("seq_len", 5), ("optimizer", "rmsprop"),
+                                       ("fixed_lr", 0.0), ("steps", 10)])
+def test_table_rules(key, value):
+    with pytest.raises(VariantError, match=f"loss_curves.{key}"):
+        parse_table("v.toml", "loss_curves", LossCurves, {key: value})
+
+
+# ---------------------------------------------------------------- start values
 
 
 @pytest.mark.parametrize("classes", [2, 4, 8, 10])
 def test_start_values(classes):
-    s = loss_curves.start_values(classes)
+    s = GROUP.derive(dataclasses.replace(LossCurves(), classes=classes))
     assert float(s.loss_value) == pytest.approx(math.log(classes))
     assert s.accuracy_value == sp.Rational(1, classes)
     assert sp.simplify(s.loss - sp.log(s.C)) == 0 and sp.simplify(s.accuracy - 1 / s.C) == 0
 
 
+# ------------------------------------------------------ the experiment step
+
+
 @pytest.fixture(scope="module")
-def short_variant():
-    v = variant.load()
-    return dataclasses.replace(v, loss_curves=dataclasses.replace(v.loss_curves, steps=150, eval_batch=500))
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("loss_cache")
 
 
-def test_derive_uses_and_reuses_the_cache(short_variant, tmp_path):
-    first = loss_curves.derive(short_variant, cache_dir=tmp_path)
-    second = loss_curves.derive(short_variant, cache_dir=tmp_path)
-    assert not first.cache_hit and second.cache_hit
-    assert (first.spiking.loss == second.spiking.loss).all()
-    checks, arrays = loss_curves.verify(first, 0)
-    assert all(c.passed for c in checks) and arrays == {}
+@pytest.fixture(scope="module")
+def evidence(cache_dir):
+    """The first call: trains (nothing cached yet) and writes the cache."""
+    return GROUP.experiment(SHORT, 0, cache_dir)
 
 
-def test_answers_have_the_contract_keys(short_variant, tmp_path):
-    r = loss_curves.derive(short_variant, cache_dir=tmp_path)
-    a = loss_curves.answers(r)
+def test_second_call_reads_the_cache_and_does_not_train(evidence, cache_dir, monkeypatch):
+    assert not evidence.cache_hit
+    assert [p.name for p in cache_dir.iterdir()] == [experiment_mod.cache_path(SHORT, cache_dir).name]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the second call trained")
+
+    monkeypatch.setattr(training, "train", no_training)
+    second = GROUP.experiment(SHORT, 0, cache_dir)
+    assert second.cache_hit
+    for run_a, run_b in ((evidence.spiking, second.spiking), (evidence.fixed, second.fixed)):
+        for field in dataclasses.fields(run_a):
+            np.testing.assert_array_equal(getattr(run_a, field.name), getattr(run_b, field.name))
+    assert second.measured == evidence.measured
+    # the patch bites: without a cache the step would have to train
+    with pytest.raises(AssertionError, match="trained"):
+        GROUP.experiment(SHORT, 0, None)
+
+
+def test_checks_pass_and_have_unique_ids(evidence):
+    v = GROUP.check(GROUP.derive(SHORT), evidence, 0)
+    assert len(v.checks) == 3 and all(c.passed for c in v.checks)
+    assert len({c.id for c in v.checks}) == 3 and dict(v.arrays) == {}
+
+
+def test_wrong_start_values_are_caught(evidence):
+    """A wrong ln C or 1/C fails its check (only that check is run)."""
+    start = GROUP.derive(SHORT)
+    assert check_mod.initial_loss(start, evidence).passed
+    assert check_mod.initial_accuracy(start, evidence).passed
+    wrong = GROUP.derive(dataclasses.replace(SHORT, classes=2))  # ln 2 and 1/2 against a 4-class run
+    assert not check_mod.initial_loss(dataclasses.replace(start, loss_value=wrong.loss_value), evidence).passed
+    assert not check_mod.initial_accuracy(dataclasses.replace(start, accuracy_value=wrong.accuracy_value),
+                                          evidence).passed
+    assert not check_mod.initial_loss(dataclasses.replace(start, loss_value=sp.log(5)), evidence).passed
+    other = dataclasses.replace(evidence.fixed, initial_loss=evidence.fixed.initial_loss * (1 + 1e-9))
+    assert not check_mod.same_start(dataclasses.replace(evidence, fixed=other)).passed
+
+
+# ------------------------------------------------------------- presentation
+
+
+@pytest.fixture(scope="module")
+def presentation(evidence):
+    start = GROUP.derive(SHORT)
+    return GROUP.present(start, evidence, GROUP.check(start, evidence, 0))
+
+
+def test_answers_have_the_contract_keys(presentation):
+    a = presentation.answers
     assert a["loss_curves.initial_loss"] == pytest.approx(math.log(4))
     assert a["loss_curves.initial_accuracy"] == 0.25
     assert isinstance(a["loss_curves.initial_loss"], float)
     assert a["loss_curves.measured.initial_loss"] == pytest.approx(math.log(4), rel=0.05)
-    header = loss_curves.files(r)[loss_curves.DATA_FILE].splitlines()[0].split()
+    assert list(a["loss_curves.run"])[-1] == "spike_steps"
+    header = presentation.files[present_mod.DATA_FILE].splitlines()[0].split()
     assert header[:3] == ["step", "loss_spiky", "loss_fixed"]
+    assert presentation.context["data_file"] == present_mod.DATA_FILE
 
 
-def test_summary_reads_the_run(short_variant, tmp_path):
-    r = loss_curves.derive(short_variant, cache_dir=tmp_path)
-    s = loss_curves.summary(r)
-    assert s["peak_loss"] == pytest.approx(float(r.spiking.loss[s["peak_step"]]))  # 0-based, as plotted
-    assert s["peak_ratio"] == pytest.approx(s["peak_loss"] / r.spiking.initial_loss)
-
-
-@pytest.mark.latex
-def test_second_build_reuses_the_cached_runs(tmp_path):
-    v = variant.load()
-    build.build(v, tmp_path)
-    assert list(build.CACHE_DIR.glob("*.npz"))
-    results = build.derive_all(v, build.CACHE_DIR)
-    assert results["loss_curves"].cache_hit
+def test_measured_numbers_read_the_run(evidence, presentation):
+    s = evidence.measured
+    assert s["peak_loss"] == pytest.approx(float(evidence.spiking.loss[s["peak_step"]]))  # 0-based, as plotted
+    assert s["peak_ratio"] == pytest.approx(s["peak_loss"] / evidence.spiking.initial_loss)
+    assert s["steps"] == SHORT.steps
+    c = presentation.context
+    assert c["peak_step"] == s["peak_step"] and c["peak_loss"] == f"{s['peak_loss']:.2f}"
+    assert c["max_update"] == "0.2" and c["fix_lr"] == c["lr"] == "2"

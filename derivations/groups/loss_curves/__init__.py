@@ -1,0 +1,104 @@
+"""Question 1.3: spikes in the training loss of a recurrent classifier, and their fix.
+
+Two kinds of answer live here. The start values are derived with SymPy
+(:mod:`.derive`): an untrained network that predicts (about) uniformly over
+``C`` classes has cross-entropy ``-log(1/C) = log C`` and, whatever it guesses,
+accuracy ``1/C`` on balanced labels. The spikes are shown, not asserted: the
+declared experiment (:mod:`.experiment`) trains a small NumPy LSTM
+(:mod:`.task`, :mod:`.model`, :mod:`.training`) with the spiking and with the
+fixed procedure, cached by its settings, and every number the answers quote is
+read off those recorded runs (:mod:`.analysis`).
+
+The group's parameters are the experiment's settings: :class:`LossCurves`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...params import Choice, Range, param
+from ...registry import QuestionGroup, QuestionSpec
+from .check import check
+from .derive import derive
+from .experiment import experiment
+from .present import present
+
+RETRAIN = "; any change retrains (runs are cached by their settings)"
+
+
+@dataclass(frozen=True)
+class LossCurves:
+    """All knobs of the experiment; the defaults reproduce the spikes and the fix.
+
+    ``fixed_lr`` is the learning rate of the fixed procedure (None: same as
+    ``lr``); ``clip_norm`` and ``warmup_steps`` (linear warm-up, 0 = none) are
+    also used only by the fixed procedure. Everything else is shared.
+
+    Defaults: plain SGD with lr = 2 for the spiking procedure; the fix is the
+    same SGD with the global gradient norm clipped to 0.1, i.e. every update
+    is at most lr * clip_norm = 0.2 long, whereas an unclipped update on a
+    cliff is lr * ||g||, up to about 2 * 9 = 18 here. The clip is active on
+    about 90% of the steps of the default fixed run, which thus behaves much
+    like normalised SGD with step 0.2. Its gradient norm before clipping is
+    typically ~2, larger than in the spiking run (whose big steps soon reach
+    flatter regions): the damage is done by the update length lr * ||g||, not
+    by a large ||g|| as such.
+
+    The phenomenon does not hinge on the seed: with these defaults and seeds
+    0..11, every spiking run went above the initial loss after step 10, 11 of
+    the 12 above 1.5x the initial loss, and no clipped run above 1.05x. Seed
+    8 is the default because it shows several clear spikes early on (steps
+    33, 58-60 and 113, up to 2.3x the initial loss) while the task is being
+    learnt. The unclipped dynamics are chaotic: spikes late in training (in
+    the default run around step 963, which leaves the spiking run at about 80%
+    held-out accuracy) move or vanish under a change of floating-point
+    rounding, e.g. another BLAS kernel; the early ones are robust.
+
+    The field names and values are part of the cache key
+    (:func:`.experiment.cache_key`): renaming a field invalidates every cache.
+    """
+
+    classes: int = param("int", 4, Choice((2, 4, 8)),
+                         doc="number of classes C: the text's class names and marker count, the start values "
+                             "ln C and 1/C" + RETRAIN)
+    seq_len: int = param("int", 20, Range(6, 200), doc="length of the task's sequences (quoted)" + RETRAIN)
+    n_distractors: int = param("int", 4, Range(1, 16), doc="number of distractor symbols of the task" + RETRAIN)
+    hidden: int = param("int", 16, Range(1, 128), doc="LSTM hidden units (quoted)" + RETRAIN)
+    optimizer: str = param("str", "sgd", Choice(("sgd", "adam")),
+                           doc="optimizer of both procedures, named in the key" + RETRAIN)
+    lr: float = param("float", 2.0, Range(1e-6, 10.0),
+                      doc="learning rate of the spiking procedure (and of the fixed one unless fixed_lr)" + RETRAIN)
+    steps: int = param("int", 1000, Range(20, 5000), doc="training steps of each run (the plots' x range)" + RETRAIN)
+    batch: int = param("int", 32, Range(1, 1024), doc="mini-batch size (quoted)" + RETRAIN)
+    seed: int = param("int", 8, Range(0, 2**32 - 1),
+                      doc="seed of weights and data (not [variant] seed); the spikes quoted depend on it" + RETRAIN)
+    clip_norm: float = param("float", 0.1, Range(1e-6, 1000.0),
+                             doc="gradient-norm clip of the fixed procedure (quoted)" + RETRAIN)
+    fixed_lr: float | None = param("float?", None, Range(1e-6, 10.0),
+                                   doc="learning rate of the fixed procedure; leave out for lr" + RETRAIN)
+    warmup_steps: int = param("int", 0, Range(0, 5000),
+                              doc="linear learning-rate warm-up of the fixed procedure, 0 = none" + RETRAIN)
+    eval_batch: int = param("int", 2000, Range(10, 20000),
+                            doc="held-out sequences for the untrained/final loss and accuracy" + RETRAIN)
+
+
+GROUP = QuestionGroup(
+    name="loss_curves",
+    title="1.3 debugging loss curves: spikes from exploding gradients and their fix",
+    params=LossCurves,
+    questions=(
+        QuestionSpec("loss_spikes", "what produces the spikes (exploding gradients), with the recorded run"),
+        QuestionSpec("loss_above_initial", "why a spike can exceed the initial loss"),
+        QuestionSpec("loss_fix", "how to remove the spikes without changing the model (clipping, recorded)"),
+        QuestionSpec("loss_start", "why loss and accuracy start at ln C and 1/C"),
+        QuestionSpec("loss_start_accuracy", "why the accuracy starts at 1/C", alternative_to="loss_start"),
+    ),
+    section="loss_curves",
+    derive=derive,
+    check=check,
+    present=present,
+    package=__name__,
+    experiment=experiment,
+    about="The settings of the training experiment behind 1.3: an LSTM is trained twice (plain and with "
+          "gradient-norm clipping) and the text quotes its recorded curves and numbers. Only `classes` "
+          "changes the question itself; every key changes the recorded run and so the numbers of the key.",
+)
