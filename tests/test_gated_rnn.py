@@ -1,25 +1,44 @@
-"""Tests for 1.2.1, the gated recurrent network (derivations.gated_rnn).
+"""Tests for 1.2.1, the gated recurrent network (derivations.groups.gated_rnn).
 
 Every closed form is compared with an implementation written here: explicit
 loops for the forward pass, a scalar reverse-mode backward pass, and central
-differences coded in this file. Deliberately wrong formulas must be caught by
-the project's verification helpers.
+differences coded in this file. Deliberately wrong formulas must be caught,
+each by the one check that has to fail (mutation tests run only that check).
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
+import tomllib
+from importlib import resources
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import build, gated_rnn, render, variant
+from derivations import build
+from derivations import params as params_mod
 from derivations import verify as verify_mod
-from derivations.errors import VerificationError
-from derivations.variant import GatedRnn
+from derivations.errors import VariantError, VerificationError
+from derivations.groups.gated_rnn import GROUP, GatedRnn
+from derivations.groups.gated_rnn import check as C
+from derivations.groups.gated_rnn import exact as E
+from derivations.groups.gated_rnn import forms as F
+from derivations.groups.gated_rnn import numeric as N
+from derivations.groups.gated_rnn.derive import derive
+from derivations.groups.gated_rnn.experiment import FIG_QUOTE, FIG_STEPS
 
 PRESETS = ("fall2025", "fall2024")
 OTHER = GatedRnn(n=2, m=5, steps=4)  # a non-square cell and a short sequence
+
+
+def preset(name: str) -> tuple[dict, GatedRnn, int]:
+    """The preset's TOML, its [gated_rnn] parameters and its seed (read without the registry)."""
+    text = resources.files("derivations.presets").joinpath(f"{name}.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    prm = params_mod.parse_table(name, "gated_rnn", GatedRnn, data.get("gated_rnn", {}))
+    return data, prm, data["variant"]["seed"]
 
 
 # --------------------------------------------------------------------------
@@ -95,14 +114,43 @@ def random_case(params: GatedRnn, seed: int):
 
 
 def cases():
-    out = [(name, variant.load(name).gated_rnn, variant.load(name).seed) for name in PRESETS]
-    return out + [("other", OTHER, 7)]
+    return [(name, *preset(name)[1:]) for name in PRESETS] + [("other", OTHER, 7)]
 
 
 @pytest.fixture(scope="module")
-def results():
-    """derive() once per preset (the figure's experiment makes it the slow part)."""
-    return {name: gated_rnn.derive(variant.load(name)) for name in PRESETS}
+def derivation():
+    """The derivation does not depend on the parameters' sizes except through ``params``."""
+    return derive(GatedRnn())
+
+
+@pytest.fixture(scope="module")
+def results(outcomes):
+    """This group's experiment -> derive -> check -> present of each preset, from the session's run."""
+    return {name: outcomes[name].groups["gated_rnn"] for name in PRESETS}
+
+
+# --------------------------------------------------------------------------
+# Parameters
+
+
+def test_params_are_data_with_rules_and_docs():
+    assert GatedRnn() == GatedRnn(n=3, m=4, steps=6)
+    assert all(s.doc for s in params_mod.specs(GatedRnn))
+    assert GROUP.optional and GROUP.parent == "rnn" and GROUP.section == "gated_rnn"
+    assert [q.id for q in GROUP.questions] == ["gated_diagram", "gated_c_dim", "gated_jacobians", "gated_dl_dWx",
+                                               "gated_vanishing"]
+    with pytest.raises(VariantError, match="gated_rnn.steps"):
+        params_mod.parse_table("v.toml", "gated_rnn", GatedRnn, {"steps": 1})
+    with pytest.raises(VariantError, match="gated_rnn.m"):
+        params_mod.parse_table("v.toml", "gated_rnn", GatedRnn, {"m": 17})
+
+
+def test_templates_are_in_the_group_folder():
+    root = GROUP.template_dir
+    for q in GROUP.questions:
+        assert (root / "questions" / f"{q.id}.tex.j2").is_file()
+    assert (root / "sections" / "gated_rnn.tex.j2").is_file()
+    assert (root / "diagrams" / "gated_rnn_cell.tex.j2").is_file()
 
 
 # --------------------------------------------------------------------------
@@ -112,7 +160,7 @@ def results():
 @pytest.mark.parametrize("name,params,seed", cases(), ids=[c[0] for c in cases()])
 def test_step_jacobians_match_loop_differences(name, params, seed):
     xs, Wc, Wh, Wx, _ = random_case(params, seed)
-    forms = gated_rnn.numeric_forms(params.n, params.m)
+    forms = N.numeric_forms(params.n, params.m)
     hs, cs = loop_forward(xs, Wc, Wh, Wx)
     for t in range(2, params.steps + 1):
         hp, x = np.array(hs[t - 1]), xs[t - 1]
@@ -127,29 +175,40 @@ def test_step_jacobians_match_loop_differences(name, params, seed):
         c = np.array(cs[t - 1])
         assert rel(forms.dc_dhprev(c, Wh), central(gate, hp)) < 1e-7
         assert rel(forms.dh_dhprev(c, hp, x, Wx, Wh), central(state, hp)) < 1e-7
+        # The one NumPy step agrees with the loops.
+        c_step, h_step = N.step(x, hp, Wc, Wh, Wx)
+        assert rel(c_step, c) < 1e-14 and rel(h_step, hs[t]) < 1e-14
 
 
 @pytest.mark.parametrize("name,params,seed", cases(), ids=[c[0] for c in cases()])
 def test_dl_dWx_matches_loop_backprop_and_differences(name, params, seed):
     xs, Wc, Wh, Wx, us = random_case(params, seed)
-    forms = gated_rnn.numeric_forms(params.n, params.m)
-    closed = gated_rnn.closed_dl_dWx(forms, xs, Wc, Wh, Wx, us)
+    forms = N.numeric_forms(params.n, params.m)
+    closed = N.closed_dl_dWx(forms, xs, Wc, Wh, Wx, us)
     assert closed.shape == (params.m, params.n)  # the shape of W_x
     assert rel(closed, loop_backprop_dWx(xs, Wc, Wh, Wx, us)) < 1e-10
     assert rel(closed, central(lambda w: loop_loss(xs, Wc, Wh, w, us), Wx)) < 1e-6
 
 
 @pytest.mark.parametrize("name,params,seed", cases(), ids=[c[0] for c in cases()])
-def test_verify_passes_and_returns_the_npz_arrays(name, params, seed):
-    v = variant.load("fall2025") if name == "other" else variant.load(name)
-    result = gated_rnn.derive_params(params, seed) if name == "other" else gated_rnn.derive(v)
-    checks, arrays = gated_rnn.verify(result, seed)
+def test_check_passes_and_returns_the_npz_arrays(results, name, params, seed):
+    if name == "other":
+        ver = GROUP.check(derive(params), None, seed)
+    else:
+        ver = results[name].verification
+    checks, arrays = ver.checks, ver.arrays
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
     verify_mod.require(checks)
+    ids = [c.id for c in checks]
+    assert len(ids) == len(set(ids)), ids
     methods = {c.method for c in checks}
     assert methods == {"exact (SymPy)", "finite differences"}
     for q in ("gated_rnn.dc_dhprev", "gated_rnn.dh_dhprev", "gated_rnn.dl_dWx"):
         assert {c.method for c in checks if c.quantity == q} == methods
+    # The former assertions of the derivation are rows of the verification table.
+    assert {"gated_rnn.shapes:exact:preactivation", "gated_rnn.shapes:exact:state", "gated_rnn.shapes:exact:dl_dWx",
+            "gated_rnn.slope_max:exact", "gated_rnn.dc_dhprev:exact:n2m2", "gated_rnn.dc_dhprev:exact:n1m3",
+            "gated_rnn.dh_dhprev:exact:general", "gated_rnn.dl_dWx_outer:exact"} <= set(ids)
     n, m, K = params.n, params.m, params.steps
     shapes = {"x": (K, n), "Wc": (m, n), "Wh": (m, m), "Wx": (m, n), "u": (K, m), "dl_dWx": (m, n),
               "t": (), "dh_dhprev": (m, m), "dc_dhprev": (m, m)}
@@ -169,23 +228,40 @@ def test_verify_passes_and_returns_the_npz_arrays(name, params, seed):
         return c * h + (1 - c) * (Wx @ x)
 
     assert rel(arrays["gated_rnn.dh_dhprev"], central(state, hp)) < 1e-7
+    # The measured double count is the double-counted sum written in the test below, on this instance.
+    assert ver.measures["double_count_gap"] == pytest.approx(
+        rel(double_counted_here(params, xs, Wc, Wh, Wx, us), arrays["gated_rnn.dl_dWx"]), rel=1e-9)
+    assert ver.measures["double_count_gap"] > 0.01
 
 
-def test_exact_checks_at_another_size():
-    shapes = gated_rnn.derive_shapes()
-    checks = gated_rnn.exact_step_checks(3, 2, shapes)  # n > m this time
+def test_exact_checks_at_another_size(derivation):
+    checks = E.exact_step_checks(derivation, 3, 2)  # n > m this time
     assert [c.passed for c in checks] == [True, True]
-    assert checks[1].shape == (2, 2)
+    assert checks[1].shape == (2, 2) and checks[1].id == "gated_rnn.dh_dhprev:exact:n3m2"
 
 
 # --------------------------------------------------------------------------
-# Wrong formulas are caught
+# Wrong formulas are caught (each by the one check that must fail)
+
+
+def double_counted_here(params, xs, Wc, Wh, Wx, us) -> np.ndarray:
+    """Written here: the products of step Jacobians added on top of the total g[t]."""
+    forms = N.numeric_forms(params.n, params.m)
+    hs, cs = N.forward(xs, Wc, Wh, Wx)
+    gs = N.total_gradients(forms, xs, Wh, Wx, us, hs, cs)
+    wrong = np.zeros_like(Wx)
+    for t in range(1, params.steps + 1):
+        row = gs[t - 1]
+        for r in range(t, 0, -1):
+            wrong += np.outer(row * (1 - cs[r - 1]), xs[r - 1])
+            if r > 1:
+                row = row @ forms.dh_dhprev(cs[r - 1], hs[r - 1], xs[r - 1], Wx, Wh)
+    return wrong
 
 
 def _instance(name: str):
-    v = variant.load(name)
-    p = v.gated_rnn
-    inst = gated_rnn.instance(p, v.seed)
+    _, p, seed = preset(name)
+    inst = N.instance(p, seed)
     return p, inst["x"], inst["Wc"], inst["Wh"], inst["Wx"], inst["u"]
 
 
@@ -210,18 +286,9 @@ def test_dropping_the_input_term_is_caught_by_finite_differences(name):
 @pytest.mark.parametrize("name", PRESETS)
 def test_double_counted_bptt_is_caught_by_finite_differences(name):
     p, xs, Wc, Wh, Wx, us = _instance(name)
-    forms = gated_rnn.numeric_forms(p.n, p.m)
-    # Written here: the products of step Jacobians added on top of the total g[t].
-    hs, cs = gated_rnn.forward(xs, Wc, Wh, Wx)
-    gs = gated_rnn.total_gradients(forms, xs, Wh, Wx, us, hs, cs)
-    wrong = np.zeros_like(Wx)
-    for t in range(1, p.steps + 1):
-        row = gs[t - 1]
-        for r in range(t, 0, -1):
-            wrong += np.outer(row * (1 - cs[r - 1]), xs[r - 1])
-            if r > 1:
-                row = row @ forms.dh_dhprev(cs[r - 1], hs[r - 1], xs[r - 1], Wx, Wh)
-    assert rel(wrong, gated_rnn.double_counted_dl_dWx(forms, xs, Wc, Wh, Wx, us)) < 1e-12
+    forms = N.numeric_forms(p.n, p.m)
+    wrong = double_counted_here(p, xs, Wc, Wh, Wx, us)
+    assert rel(wrong, N.double_counted_dl_dWx(forms, xs, Wc, Wh, Wx, us)) < 1e-12
     check = verify_mod.finite_difference("gated_rnn.dl_dWx", "double counted",
                                          lambda w: loop_loss(xs, Wc, Wh, w, us), Wx, wrong)
     assert not check.passed
@@ -229,36 +296,63 @@ def test_double_counted_bptt_is_caught_by_finite_differences(name):
         verify_mod.require([check])
 
 
-def test_wrong_forms_are_caught_exactly():
-    """The exact SymPy comparison rejects a wrong step Jacobian and a double-counted dl/dW_x."""
-    N, M = 2, 2
-    e = gated_rnn._explicit_cell(N, M)
-    c = gated_rnn._sigmoid_vec(e["Wc"] * e["x"] + e["Wh"] * e["h"])
-    h_new = c.multiply_elementwise(e["h"]) + (sp.ones(M, 1) - c).multiply_elementwise(e["Wx"] * e["x"])
-    G = gated_rnn
-    wrong_form = G._add(G.Diag(G.c_t), G._mul(G.Diag(G.h_prev), G.Diag(G.gate_derivative(G.c_t)), G.W_h))
-    values = {G.c_t: sp.ImmutableMatrix(c), G.h_prev: sp.ImmutableMatrix(e["h"]), G.x_t: sp.ImmutableMatrix(e["x"]),
-              G.W_x: sp.ImmutableMatrix(e["Wx"]), G.W_h: sp.ImmutableMatrix(e["Wh"])}
-    wrong = G.evaluate(wrong_form, values, {G.n: N, G.m: M})
-    check = G.exact_zero("gated_rnn.dh_dhprev", "wrong", wrong, h_new.jacobian(e["h"]), detail="", shape=(M, M))
-    assert not check.passed and check.max_error == M * M
+def test_wrong_step_jacobian_is_caught_exactly(derivation):
+    """The exact comparison at n = m = 2 rejects dh/dh[t-1] without W_x x[t] in every entry."""
+    wrong_form = F.add(F.Diag(F.c_t), F.mul(F.Diag(F.h_prev), F.Diag(F.gate_derivative(F.c_t)), F.W_h))
+    bad = dataclasses.replace(derivation, dh_dhprev=wrong_form)
+    (check,) = E.exact_step_checks(bad, 2, 2, which=("dh",))
+    assert check.quantity == "gated_rnn.dh_dhprev" and not check.passed and check.max_error == 2 * 2
     with pytest.raises(VerificationError):
         verify_mod.require([check])
-    # The same comparison on the right form passes.
-    right = G.evaluate(G.dh_dhprev_form(G.c_t, G.h_prev, G.W_x, G.x_t, G.W_h), values, {G.n: N, G.m: M})
-    assert G.exact_zero("q", "right", right, h_new.jacobian(e["h"]), detail="", shape=(M, M)).passed
+    (right,) = E.exact_step_checks(derivation, 2, 2, which=("dh",))
+    assert right.passed
 
 
-def test_general_entry_check_rejects_a_wrong_matrix_form(results):
+def test_wrong_dl_dWx_term_is_caught_exactly(derivation):
+    """The exact dl/dW_x check (K = 2) rejects a share without the gate factor (1 - c[t]).
+
+    At n = m = 1: the same check as the build's (n = 1, m = 2), where simplifying
+    the nonzero difference costs seconds.
+    """
+    wrong = F.mul(sp.Transpose(F.g_t), sp.Transpose(F.x_t))
+    check = E.exact_dl_check(dataclasses.replace(derivation, dl_dWx_term=wrong), 1, 1, 2)
+    assert check.id == "gated_rnn.dl_dWx:exact:n1m1K2" and not check.passed and check.max_error == 1
+    assert E.exact_dl_check(derivation, 1, 1, 2).passed
+
+
+def test_wrong_outer_product_form_is_caught_exactly(derivation):
+    """The printed outer-product form must equal the boxed share: diag(c) instead of diag(1 - c) fails."""
+    wrong = F.sum_over_steps(F.mul(F.Diag(F.c_t), sp.Transpose(F.g_t), sp.Transpose(F.x_t)))
+    check = E.outer_form_check(dataclasses.replace(derivation, dl_dWx_outer=wrong), 2, 3)
+    assert check.id == "gated_rnn.dl_dWx_outer:exact" and check.max_error == 2 * 3
+
+
+def test_general_entry_check_rejects_a_wrong_matrix_form(derivation):
     """A matrix form that does not match SymPy's entrywise derivative fails the symbolic check."""
-    import dataclasses
+    wrong = F.mul(F.Diag(F.c_t), F.W_h)  # the sigmoid's slope replaced by the gate itself
+    bad = dataclasses.replace(derivation, dc_dhprev=wrong)
+    assert not E.general_check(bad, "gated_rnn.dc_dhprev").passed
+    assert E.general_check(bad, "gated_rnn.dh_dhprev").passed
 
-    G = gated_rnn
-    wrong = G._mul(G.Diag(G.c_t), G.W_h)  # the sigmoid's slope replaced by the gate itself
-    bad = dataclasses.replace(results["fall2025"], dc_dhprev=wrong)
-    by_q = {c.quantity: c for c in G.general_checks(bad)}
-    assert not by_q["gated_rnn.dc_dhprev"].passed
-    assert by_q["gated_rnn.dh_dhprev"].passed
+
+def test_shape_checks_reject_mismatched_shapes(derivation):
+    """Former assertions: a state of the wrong shape, or dl/dW_x transposed, fail their rows."""
+    assert all(c.passed for c in C.shape_checks(derivation))
+    bad = dataclasses.replace(derivation, state_shape=(F.n, 1),
+                              shapes={**derivation.shapes, "dl_dWx": (F.n, F.m), "W_h h": (F.m, F.m)})
+    failed = {c.case for c in C.shape_checks(bad) if not c.passed}
+    assert failed == {"preactivation", "state", "dl_dWx"}
+
+
+def test_slope_check_rejects_a_point_outside_the_gate_range(derivation):
+    """Former assertion: the stationary point must be an interior maximum."""
+    assert C.slope_check(derivation).passed and derivation.sigmoid_slope_max == sp.Rational(1, 4)
+    outside = dataclasses.replace(derivation, slope=dataclasses.replace(derivation.slope, stationary=(2,)))
+    assert C.slope_check(outside).max_error == 1
+    minimum = dataclasses.replace(derivation, slope=dataclasses.replace(derivation.slope, curvature=(2,)))
+    assert not C.slope_check(minimum).passed
+    none = dataclasses.replace(derivation, slope=dataclasses.replace(derivation.slope, stationary=(), curvature=()))
+    assert not C.slope_check(none).passed
 
 
 # --------------------------------------------------------------------------
@@ -267,7 +361,7 @@ def test_general_entry_check_rejects_a_wrong_matrix_form(results):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_answers(results, name):
-    ans = gated_rnn.answers(results[name])
+    ans = results[name].presentation.answers
     assert ans["gated_rnn.c.shape"] == ["m"]
     assert ans["gated_rnn.dl_dWx.shape"] == ["m", "n"]
     assert ans["gated_rnn.dc_dhprev.shape"] == ["m", "m"]
@@ -275,15 +369,16 @@ def test_answers(results, name):
     assert ans["gated_rnn.c.latex"] == r"\mathbb{R}^{m}"
     assert r"\operatorname{diag}" in ans["gated_rnn.dh_dhprev.latex"]
     assert r"\odot" in ans["gated_rnn.dl_dWx.latex"]
-    import json
-
     json.dumps(ans)  # JSON-serialisable
+    # The quoted double count is the measured one.
+    gap = results[name].verification.measures["double_count_gap"]
+    assert results[name].presentation.context["double_count_gap"] == f"{100 * gap:.0f}"
 
 
 def test_growth_curves_vanish_and_explode(results):
-    small, large = results["fall2025"].curves
+    small, large = results["fall2025"].evidence.curves
     assert small.scale < large.scale
-    assert small.at(gated_rnn.FIG_QUOTE) < 1e-2 < 1e2 < large.at(gated_rnn.FIG_QUOTE)
+    assert small.at(FIG_QUOTE) < 1e-2 < 1e2 < large.at(FIG_QUOTE)
 
 
 def _section(source: str) -> str:
@@ -294,31 +389,28 @@ def _section(source: str) -> str:
 
 
 @pytest.mark.parametrize("name,boxes", [("fall2025", 3), ("fall2024", 5)])
-def test_context_renders(results, name, boxes):
-    v = variant.load(name)
-    res = build.derive_all(v)
-    res["gated_rnn"] = results[name]
-    checks = gated_rnn.verify(results[name], v.seed)[0]
-    source = render.render(build.document_context(v, res, checks))
-    section = _section(source)
+def test_context_renders(outcomes, name, boxes):
+    """The document's source (no LaTeX run) carries 1.2.1 with the asked parts and the figure."""
+    outcome = outcomes[name]
+    section = _section(build.source(outcome))
     assert section.count(r"\boxed") == boxes
     assert (r"\partial c[t]}{\partial h[t-1]} =" in section) == (name == "fall2024")
     assert r"\begin{tikzpicture}" in section and r"\addplot" in section
     assert "fig:gated-cell" in section and "fig:gated-growth" in section
-    assert "Fall 2024" not in section and "student" not in section.lower()
+    assert outcome.variant.document.term not in section and "student" not in section.lower()
     # Every coordinate pair of the figure comes from the context.
     coords = re.findall(r"\((\d+),([-+.\de]+)\)", section)
-    assert len(coords) == 2 * gated_rnn.FIG_STEPS
+    assert len(coords) == 2 * FIG_STEPS
     # The handout has the statements but no solutions.
-    handout = _section(render.render(build.document_context(v, res, checks, key=False)))
+    handout = _section(build.source(outcome, key=False))
     assert r"\boxed" not in handout and "fig:gated-cell" not in handout
 
 
 @pytest.mark.latex
 @pytest.mark.parametrize("name", PRESETS)
-def test_built_key_has_the_section(built_presets, name):
+def test_built_key_has_the_section(compiled, name):
     """The compiled preset (PDF and overfull checks: tests/test_cli.py) carries 1.2.1."""
-    folder, _ = built_presets[name]
+    folder, _ = compiled[(name, "key")]
     data = np.load(folder / "verification.npz")
     assert "gated_rnn.dl_dWx" in data.files
     assert r"\subsection*{1.2.1" in (folder / "hw2_theory.tex").read_text()

@@ -1,0 +1,155 @@
+"""1.2.1: the template context and the answers.json entries, built once from the results.
+
+Printing only: formulas come from the derivation (or, for pieces of notation
+such as the gate path, from the same builders of :mod:`.forms`); numbers
+come from the experiment and from the verification's measures.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ... import latex
+from ...registry import Presentation, Verification
+from . import forms as F
+from .derive import GatedRnnDerivation
+from .experiment import (FIG_BURN_IN, FIG_DRAWS, FIG_QUOTE, FIG_SIZE, FIG_STEPS, SATURATED, GatedRnnEvidence,
+                         GrowthCurve)
+from .forms import HP, WC, WH, X, i, j, k, m
+
+
+def tex(expr: Any) -> str:
+    """LaTeX keeping the order of construction (the builders' reading order)."""
+    return latex.tex(expr, as_built=True)
+
+
+def _coordinates(curve: GrowthCurve) -> str:
+    return " ".join(f"({gap},{val:.6e})" for gap, val in zip(curve.gaps, curve.norms))
+
+
+def _curve_context(cv: GrowthCurve) -> dict[str, Any]:
+    return {
+        "scale": f"{cv.scale:g}",
+        "coordinates": _coordinates(cv),
+        "at_one": latex.number(cv.at(1)),
+        "at_quote": latex.number(cv.at(FIG_QUOTE)),
+        "at_end": latex.number(cv.at(FIG_STEPS)),
+        "step_norm": latex.number(cv.step_norm),
+        "carry": latex.fixed(cv.carry),
+        "gate_slope": latex.number(cv.gate_slope),
+        "saturated": f"{100 * cv.saturated:.0f}",
+        "drive": latex.number(cv.drive),
+        "wh_norm": latex.number(cv.wh_norm),
+        "shrinks": cv.at(FIG_QUOTE) < 1e-2,
+        "grows": cv.at(FIG_QUOTE) > 1e2,
+    }
+
+
+def figure_context(curves: tuple[GrowthCurve, ...]) -> dict[str, Any]:
+    """The vanishing/exploding figure: its settings, coordinates and quoted numbers."""
+    rows = [_curve_context(cv) for cv in curves]
+    ymin = min(min(cv.norms) for cv in curves)
+    ymax = max(max(cv.norms) for cv in curves)
+    return {
+        "size": FIG_SIZE, "steps": FIG_STEPS, "burn_in": FIG_BURN_IN, "draws": FIG_DRAWS,
+        "quote": FIG_QUOTE, "saturated": f"{SATURATED:g}", "saturated_hi": f"{1 - SATURATED:g}",
+        "ymin": f"{10 ** np.floor(np.log10(ymin)):.0e}", "ymax": f"{10 ** (np.ceil(np.log10(ymax)) + 1):.0e}",
+        "curves": rows, "small": rows[0], "large": rows[-1],
+    }
+
+
+def entry_context(d: GatedRnnDerivation) -> dict[str, str]:
+    """The entrywise derivation in the prose's entry notation (renamed symbols, printed)."""
+    ew = d.entrywise
+    # Subscripts index entries, brackets index time. The builders that made the
+    # checked candidates make the printed ones, so factors are in reading order.
+    ci, hi, vi, whij = (sp.Symbol(r"c_{i}[t]"), sp.Symbol(r"h_{i}[t-1]"), sp.Symbol(r"(W_x x[t])_{i}"),
+                        sp.Symbol(r"(W_h)_{ij}"))
+    z_sym = sp.Symbol(r"z_{i}")
+    x_b = sp.Symbol(r"x_{b}[t]")
+    return {
+        "z_def": latex.tex(ew.z.xreplace({WC[i, k]: sp.Symbol(r"(W_c)_{ik}"), WH[i, k]: sp.Symbol(r"(W_h)_{ik}"),
+                                          X[k]: sp.Symbol(r"x_{k}[t]"), HP[k]: sp.Symbol(r"h_{k}[t-1]")})),
+        "dz_dh": latex.tex(ew.dz_raw.xreplace({WH[i, j]: whij})),
+        "dc_raw": latex.tex(ew.dc_raw.xreplace({sp.exp(-ew.z): sp.exp(-z_sym), WH[i, j]: whij})),
+        "dc_entry": tex(F.dc_entry_form(ci, whij)),
+        "dh_entry": tex(F.dh_entry_form(ci, sp.Symbol(r"\delta_{ij}"), hi, vi, whij)),
+        "direct_entry": tex(F.direct_entry_form(ci, sp.Symbol(r"\delta_{ia}"), x_b)),
+        "dl_entry": tex(F.dl_entry_form(sp.Symbol(r"g_{a}[t]"), sp.Symbol(r"c_{a}[t]"), x_b)),
+    }
+
+
+def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
+            verification: Verification) -> Presentation:
+    d = derivation
+    sh = d.shapes
+    sig_sym = sp.Symbol(r"\sigma(s)")
+    # The product rule for entrywise products (notation: u, v and their Jacobians).
+    u_vec, v_vec = sp.MatrixSymbol("u", m, 1), sp.MatrixSymbol("v", m, 1)
+    du, dv = (sp.MatrixSymbol(rf"\frac{{\partial {name}}}{{\partial h}}", m, m) for name in ("u", "v"))
+    context = {
+        "hadamard_rule_lhs": r"\frac{\partial (u \odot v)}{\partial h}",
+        "hadamard_rule": tex(F.hadamard_rule_form(u_vec, v_vec, du, dv)),
+        "slope_max": latex.tex(d.sigmoid_slope_max),
+        # The derived slope bound, then the two norms it multiplies (notation only).
+        "gate_path_bound": latex.tex(d.sigmoid_slope_max)
+        + r"\, \max_i \left|h_i[t-1] - (W_x x[t])_i\right| \, \|W_h\|_2",
+        "shape_Wc_x": latex.shape(sh["W_c x"]),
+        "shape_Wh_h": latex.shape(sh["W_h h"]),
+        "shape_c": latex.shape(sh["c"]),
+        "c_space": latex.shape(sh["c"][:1]),
+        "shape_h": latex.shape(sh["h"][:1]),
+        "shape_x": latex.shape(sh["x"][:1]),
+        "shape_Wc": latex.shape(F.W_c.shape),
+        "shape_Wh": latex.shape(F.W_h.shape),
+        "shape_Wx": latex.shape(F.W_x.shape),
+        "shape_g": latex.shape(sh["g"]),
+        "shape_dc": latex.shape(sh["dc_dhprev"]),
+        "shape_dh": latex.shape(sh["dh_dhprev"]),
+        "shape_dl": latex.shape(sh["dl_dWx"]),
+        "dims_Wc": latex.dims(F.W_c.shape),
+        "dims_dc": latex.dims(sh["dc_dhprev"]),
+        "dims_dl": latex.dims(sh["dl_dWx"]),
+        "dims_dl_swapped": latex.dims(tuple(reversed(sh["dl_dWx"]))),
+        "m": latex.tex(F.m), "n": latex.tex(F.n), "K": latex.tex(F.K),
+        "preactivation": tex(d.preactivation),
+        "state_update": tex(d.state_update),
+        "sigmoid": latex.tex(d.sigmoid),
+        "sigmoid_derivative": latex.tex(d.sigmoid_derivative),
+        "sigmoid_identity": tex(sp.Mul(sig_sym, 1 - sig_sym, evaluate=False)),
+        **entry_context(d),
+        "dc_dhprev": tex(d.dc_dhprev),
+        "dh_dhprev": tex(d.dh_dhprev),
+        "product_rule": tex(d.product_rule),
+        "dc_symbol": latex.tex(F.dc_symbol),
+        "jac_symbol": latex.tex(F.J_t),
+        "dl_dWx": tex(d.dl_dWx),
+        "dl_dWx_outer": tex(d.dl_dWx_outer),
+        "dl_dWx_term": tex(d.dl_dWx_term),
+        "backward_step": tex(d.backward_step),
+        "gate_factor": tex(d.gate_factor),
+        "gate_path": tex(d.gate_path),
+        "gate_derivative": tex(d.gate_derivative),
+        "input_term": tex(d.input_term),
+        "double_count_gap": f"{100 * verification.measures['double_count_gap']:.0f}",
+        "fig": figure_context(evidence.curves),
+        "step": d.step,
+    }
+    answers = {
+        "gated_rnn.c.shape": [str(sh["c"][0])],
+        "gated_rnn.c.latex": context["c_space"],
+        "gated_rnn.dc_dhprev.shape": [str(x) for x in sh["dc_dhprev"]],
+        "gated_rnn.dc_dhprev.latex": context["dc_dhprev"],
+        "gated_rnn.dh_dhprev.shape": [str(x) for x in sh["dh_dhprev"]],
+        "gated_rnn.dh_dhprev.latex": context["dh_dhprev"],
+        "gated_rnn.dl_dWx.shape": [str(x) for x in sh["dl_dWx"]],
+        "gated_rnn.dl_dWx.latex": context["dl_dWx"],
+        "gated_rnn.vanishing": {
+            "norm": "spectral", "size": FIG_SIZE, "draws": FIG_DRAWS,
+            "median_norm_at_gap": {str(cv.scale): {str(gap): cv.at(gap) for gap in (1, FIG_QUOTE, FIG_STEPS)}
+                                   for cv in evidence.curves},
+        },
+    }
+    return Presentation(context, answers)
