@@ -101,7 +101,7 @@ def drop_guards(expr: sp.Basic, guards: Iterable[sp.Basic]) -> sp.Basic:
     return sp.sympify(expr).replace(lambda e: isinstance(e, sp.Piecewise), collapse)
 
 
-def rational_difference(closed: sp.MatrixBase, brute: sp.MatrixBase) -> sp.Matrix:
+def rational_difference(closed: sp.MatrixBase, brute: sp.MatrixBase, *, powers: bool = False) -> sp.Matrix:
     """Entrywise numerator of ``closed - brute`` over a common denominator, expanded.
 
     Every ``exp(...)`` atom is first replaced by its own positive symbol (the
@@ -111,9 +111,20 @@ def rational_difference(closed: sp.MatrixBase, brute: sp.MatrixBase) -> sp.Matri
     difference is zero exactly when this numerator is. (Equivalent to
     ``simplify`` on the difference, and much faster on nested sigmoids and
     softmaxes.)
+
+    With ``powers``, ``exp(c u)`` for a rational ``c`` becomes ``E_r**c``, one
+    symbol per primitive exponent ``u``: SymPy merges ``exp(u)**2`` (a squared
+    softmax weight) into ``exp(2 u)``, which must stay the square of ``exp(u)``
+    for the difference to vanish.
     """
     atoms = sorted(closed.atoms(sp.exp) | brute.atoms(sp.exp), key=sp.default_sort_key)
-    names = {atom: sp.Symbol(f"E_{r}", positive=True) for r, atom in enumerate(atoms)}
+    if powers:
+        parts = {atom: atom.args[0].as_content_primitive() for atom in atoms}
+        bases = sorted({u for _, u in parts.values()}, key=sp.default_sort_key)
+        symbols = {u: sp.Symbol(f"E_{r}", positive=True) for r, u in enumerate(bases)}
+        names = {atom: symbols[u] ** c for atom, (c, u) in parts.items()}
+    else:
+        names = {atom: sp.Symbol(f"E_{r}", positive=True) for r, atom in enumerate(atoms)}
     diff = (sp.Matrix(closed) - sp.Matrix(brute)).xreplace(names)
     return diff.applyfunc(lambda e: sp.expand(sp.numer(sp.together(e))))
 

@@ -1,0 +1,224 @@
+"""1.2.2: every check of the derivation (the rows of the verification table).
+
+* the step Jacobians (stacked and simplified form) against central finite
+  differences of the NumPy reference step, for the variant's ``k`` and ``k = 2``;
+* ``dl/dh[T]`` on unrolled sequences: both readings for AttentionRNN(k), and
+  AttentionRNN(oo) with tied maps;
+* both forms of the step Jacobian exactly against SymPy's Jacobian of explicit
+  symbol matrices (``EXACT_CASES``);
+* the derivation's own steps: the softmax Jacobian differentiated from the
+  exponentials against ``diag(a) - a a^T``, the factored score gradient against
+  SymPy's gradient, and each column ``V J e_j`` against ``a_j (v_j - h[t])``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ... import latex
+from ... import verify as verify_mod
+from ...registry import Verification
+from ...symbolic import rational_difference
+from .derive import AttentionRnnDerivation
+from .model import MAPS, J_sym, V_stack, a_vec, h_now, h_seq, j, lagged, rename_lag, source
+from .numeric import Evaluator, Instance, backward, conditioned, evaluator, instance, random_maps, \
+    reference_step, step_jacobians, unrolled_loss
+
+# Exact SymPy checks: order k -> state sizes n. n = 2 is the smallest size at
+# which Q^T K can be non-symmetric; the larger orders stay at n = 1 for speed.
+EXACT_CASES = {1: (1,), 2: (1, 2), 3: (1,)}
+# The variant's own k is checked exactly (at n = 1) up to this order.
+EXACT_MAX_ORDER = 4
+# Extra steps after T in the unrolled sequences of the dl/dh[T] checks.
+EXTRA_STEPS = 2
+# The size of the explicit matrices of the score-gradient check (non-symmetric Q^T K).
+SCORE_SIZE = 2
+
+
+def fd_step_checks(d: AttentionRnnDerivation, ev: Evaluator, order: int, inst: Instance,
+                   detail: str) -> list[verify_mod.Check]:
+    hist = list(inst.h)
+    closed = step_jacobians(ev, inst.x, hist, inst.Q, inst.K, inst.V)
+    simple = step_jacobians(ev, inst.x, hist, inst.Q, inst.K, inst.V, simplified=True)
+    out = []
+    for lag in range(1, order + 1):
+        def fwd(hj: np.ndarray, lag: int = lag) -> np.ndarray:
+            past = hist[:lag - 1] + [hj] + hist[lag:]
+            return reference_step(inst.x, past, inst.Q, inst.K, inst.V)["h"]
+
+        prev = latex.tex(h_seq[lagged(lag)], as_built=True)
+        out.append(verify_mod.finite_difference(
+            f"attention_rnn.k{order}.dh_dh{lag}", rf"$\partial h[t]/\partial {prev}$ ($k = {order}$)",
+            fwd, hist[lag - 1], closed[lag - 1], detail=detail))
+    out.append(verify_mod.agreement(
+        f"attention_rnn.k{order}.simplified", rf"$a_j(v_j - h[t])\,g_j^\top$ form ($k = {order}$)",
+        np.stack(simple), np.stack(closed), r"equals the $\mathcal{V} J e_j$ form",
+        detail=f"all lags j = 1..{order}; " + detail))
+    return out
+
+
+def fd_loss_checks(d: AttentionRnnDerivation, ev: Evaluator, rng: np.random.Generator, size: int,
+                   order: int, seed: int) -> list[verify_mod.Check]:
+    """dl/dh[T] on unrolled sequences: AttentionRNN(k) (both readings) and AttentionRNN(oo)."""
+    out = []
+    steps = order + EXTRA_STEPS
+    inst = instance(order, size, rng)
+    before = list(inst.h[1:][::-1])  # h[T-k+1] .. h[T-1]
+    xs = verify_mod.random_instance(rng, *[(size,)] * steps)
+    us = verify_mod.random_instance(rng, *[(size,)] * (steps + 1))
+    maps_k = lambda c: (list(inst.Q[:c]), list(inst.K[:c]), list(inst.V[:c]))  # noqa: E731
+    got = backward(d, ev, inst.h[0], before, xs, us, maps_k, order)
+    loss = lambda hT: unrolled_loss(hT, before, xs, us, maps_k, order)  # noqa: E731
+    detail = f"n={size}, k={order}, T_end = T + {steps}, seed {seed}"
+    out.append(verify_mod.finite_difference(
+        "attention_rnn.dl_dhT", rf"$\partial \ell/\partial h[T]$ via one-step Jacobians ($k = {order}$)",
+        loss, inst.h[0], got["direct"], detail=detail))
+    out.append(verify_mod.finite_difference(
+        "attention_rnn.dl_dhT.total", rf"$\partial \ell/\partial h[T]$ via total Jacobians ($k = {order}$)",
+        loss, inst.h[0], got["total"], detail=detail))
+    # AttentionRNN(oo): tied maps, every past state read; 3 states before T.
+    (Qx, Qs), (Kx, Ks), (Vx, Vs) = (list(M) for M in random_maps(rng, 2, size))
+    before_inf = verify_mod.random_instance(rng, *[(size,)] * 3)
+    h_T = rng.standard_normal(size)
+    sources = [xs[0], h_T] + before_inf[::-1]
+    Qx, Qs = conditioned(np.array([Qx] + [Qs] * 4), np.array([Kx] + [Ks] * 4), sources)[:2]
+    maps_inf = lambda c: ([Qx] + [Qs] * (c - 1), [Kx] + [Ks] * (c - 1), [Vx] + [Vs] * (c - 1))  # noqa: E731
+    got = backward(d, ev, h_T, before_inf, xs, us, maps_inf, None)
+    out.append(verify_mod.finite_difference(
+        "attention_rnn.dl_dhT.infinity", r"$\partial \ell/\partial h[T]$ ($k = \infty$, tied maps)",
+        lambda hT: unrolled_loss(hT, before_inf, xs, us, maps_inf, None), h_T, got["direct"],
+        detail=f"n={size}, T = 4, T_end = T + {steps}, seed {seed}"))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Exact checks
+
+
+def _vec(name: str, size: int) -> sp.ImmutableMatrix:
+    return sp.ImmutableMatrix(size, 1, lambda r, _: sp.Symbol(f"{name}{r + 1}"))
+
+
+def _mat(name: str, size: int) -> sp.ImmutableMatrix:
+    return sp.ImmutableMatrix(size, size, lambda r, c: sp.Symbol(f"{name}{r + 1}{c + 1}"))
+
+
+def exact_instance(order: int, size: int) -> dict[str, Any]:
+    """Explicit symbol matrices for one step of AttentionRNN(order) at state size ``size``."""
+    srcs = [_vec("x", size)] + [_vec(f"h{lag}_", size) for lag in range(1, order + 1)]
+    Qs, Ks, Vs = ([_mat(f"{M}{ii}_", size) for ii in range(order + 1)] for M in MAPS)
+    exps = [sp.exp(((Q * s).T * (Kk * s))[0, 0]) for Q, Kk, s in zip(Qs, Ks, srcs)]
+    a = [e / sp.Add(*exps) for e in exps]
+    v = [V * s for V, s in zip(Vs, srcs)]
+    h = sp.ImmutableMatrix(size, 1, lambda r, _: sp.Add(*[ai * vi[r, 0] for ai, vi in zip(a, v)]))
+    return {"srcs": srcs, "Q": Qs, "K": Ks, "V": Vs, "a": a, "v": v, "h": h}
+
+
+def exact_step_jacobians(d: AttentionRnnDerivation, order: int, size: int) -> dict[str, sp.Matrix]:
+    """Both stored closed forms and SymPy's brute-force Jacobian, each n x (k n) (all lags side by side).
+
+    The softmax Jacobian ``J`` is the stored closed form ``diag(a) - a a^T`` at the explicit weights.
+    """
+    inst = exact_instance(order, size)
+    gen = source(j)
+    stack = sp.ImmutableMatrix.hstack(*inst["v"])
+    a = inst["a"]
+    J = sp.ImmutableMatrix(d.softmax_form.xreplace({a_vec: sp.ImmutableMatrix(a)}).as_explicit())
+    blocks: dict[str, list[sp.Matrix]] = {"stack": [], "simplified": [], "brute": []}
+    for lag in range(1, order + 1):
+        s = inst["srcs"][lag]
+        g = d.score_grad.xreplace({gen.Q: inst["Q"][lag], gen.K: inst["K"][lag], gen.s: s}).doit()
+        common = {gen.a: a[lag], gen.V: inst["V"][lag], gen.g: sp.ImmutableMatrix(g)}
+        e = sp.ImmutableMatrix(order + 1, 1, lambda r, _: int(r == lag))
+        blocks["stack"].append(sp.Matrix(d.step_jacobian.xreplace(
+            {**common, V_stack: stack, J_sym: J, gen.e: e}).doit()))
+        blocks["simplified"].append(sp.Matrix(d.step_jacobian_simplified.xreplace(
+            {**common, gen.v: inst["v"][lag], h_now: inst["h"]}).doit()))
+        blocks["brute"].append(inst["h"].jacobian(list(s)))
+    return {name: sp.Matrix.hstack(*mats) for name, mats in blocks.items()}
+
+
+def exact_zero(quantity: str, label: str, closed: sp.MatrixBase, brute: sp.MatrixBase, *, detail: str,
+               shape: tuple) -> verify_mod.Check:
+    """The exact check on the rational difference, ``exp(c w)`` read as ``exp(w)^c``.
+
+    ``max_error`` counts the entries whose numerator is not zero. The numerator
+    is an expanded polynomial in independent symbols, so it is zero exactly
+    when it expands to 0; ``verify.exact``'s ``simplify`` of the rest could not
+    change the verdict and takes seconds when a wrong formula is checked.
+    """
+    difference = rational_difference(closed, brute, powers=True)
+    bad = sum(1 for entry in difference if entry != 0)
+    return verify_mod.Check(quantity, label, shape, "exact (SymPy)", float(bad), 0, detail)
+
+
+def exact_checks(d: AttentionRnnDerivation, cases: dict[int, tuple[int, ...]]) -> list[verify_mod.Check]:
+    """Both closed forms against SymPy's Jacobian of explicit symbols; ``cases``: order -> sizes n."""
+    out = []
+    for order, sizes in cases.items():
+        closed, brute = [], []
+        for size in sizes:
+            mats = exact_step_jacobians(d, order, size)
+            closed += list(mats["stack"]) + list(mats["simplified"])
+            brute += list(mats["brute"]) * 2
+        label = r"$\partial h[t]/\partial h[t-j]$" + f" ($k = {order}$)"
+        out.append(exact_zero(
+            f"attention_rnn.k{order}.dh_dhlag", label, sp.Matrix(closed), sp.Matrix(brute),
+            detail=f"n = {', '.join(map(str, sizes))}; j = 1..{order}; both forms; explicit softmax",
+            shape=(max(sizes), max(sizes))))
+    return out
+
+
+def derivation_checks(d: AttentionRnnDerivation) -> list[verify_mod.Check]:
+    """The derivation's own steps, exactly: softmax Jacobian, factored score gradient, columns."""
+    out = []
+    for order, derived in d.softmax_jacobian.items():
+        weights = sp.ImmutableMatrix([source(ii).a for ii in range(order + 1)])
+        out.append(verify_mod.exact(
+            f"attention_rnn.k{order}.softmax_jacobian",
+            r"$\partial a[t]/\partial w = \operatorname{diag}(a) - a a^\top$" + f" ($k = {order}$)",
+            derived, d.softmax_form.xreplace({a_vec: weights}).as_explicit(),
+            detail="differentiated from exp(w_i) / sum_c exp(w_c), written in the a_i"))
+    gen = source(j)
+    explicit = {gen.Q: _mat("Q", SCORE_SIZE), gen.K: _mat("K", SCORE_SIZE), gen.s: _vec("s", SCORE_SIZE)}
+    out.append(verify_mod.exact(
+        "attention_rnn.score_grad", r"$g_j = (Q_j^\top K_j + K_j^\top Q_j)\, s_j$",
+        sp.Matrix(d.score_grad.xreplace(explicit).doit()), sp.Matrix(d.score_grad_raw.xreplace(explicit).doit()),
+        detail=f"factored form vs SymPy's gradient of the score; explicit n = {SCORE_SIZE}"))
+    for order, derived in d.columns.items():
+        closed = []
+        for lag in range(1, order + 1):
+            src = source(lag)
+            placeholders = {src.v: sp.ImmutableMatrix([[sp.Symbol(src.v.name)]]),
+                            h_now: sp.ImmutableMatrix([[sp.Symbol(h_now.name)]])}
+            closed.append(sp.Matrix(rename_lag(d.column_simplified, lag).xreplace(placeholders).doit())[0, 0])
+        out.append(verify_mod.exact(
+            f"attention_rnn.k{order}.column", r"$\mathcal{V} J e_j = a_j (v_j - h[t])$" + f" ($k = {order}$)",
+            sp.Matrix([closed]), sp.Matrix([list(derived)]),
+            detail=f"j = 1..{order}; the column of V J with sum_i a_i v_i read as h[t]"))
+    return out
+
+
+def check(d: AttentionRnnDerivation, evidence: Any, seed: int) -> Verification:
+    """All checks of 1.2.2, and the instance with the closed form's value for the npz."""
+    prm = d.params
+    rng = np.random.default_rng(seed)
+    ev = evaluator(d)
+    main = instance(prm.k, prm.n, rng)
+    detail = f"n={prm.n}, seed {seed}"
+    checks = fd_step_checks(d, ev, prm.k, main, detail)
+    for order in d.orders:
+        if order != prm.k:
+            checks += fd_step_checks(d, ev, order, instance(order, prm.n, rng), detail)
+    checks += fd_loss_checks(d, ev, rng, prm.n, prm.k, seed)
+    cases = dict(EXACT_CASES)
+    if prm.k not in cases and prm.k <= EXACT_MAX_ORDER:
+        cases[prm.k] = (1,)
+    checks += exact_checks(d, dict(sorted(cases.items())))
+    checks += derivation_checks(d)
+    dh = step_jacobians(ev, main.x, list(main.h), main.Q, main.K, main.V)[0]
+    arrays = {"attention_rnn.x": main.x, "attention_rnn.h": main.h, "attention_rnn.Q": main.Q,
+              "attention_rnn.K": main.K, "attention_rnn.V": main.V, "attention_rnn.dh_dhprev": dh}
+    return Verification(checks=tuple(checks), arrays=arrays)
