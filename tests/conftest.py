@@ -1,10 +1,12 @@
 """Shared fixtures: each preset derived and verified once, and compiled once (key and handout).
 
 The expensive work of the suite happens here, once per session: ``outcomes``
-runs derive -> check -> present for both presets in-process; ``compiled``
-renders and compiles each preset's key and handout from those outcomes, the
-four LaTeX runs in parallel (LaTeX is a subprocess, so threads suffice).
-Tests read what they need from these instead of building again.
+runs derive -> check -> present for both presets in-process and, as soon as a
+preset is ready, starts compiling its key and handout in the background
+(LaTeX is a subprocess, so threads suffice); ``compiled`` waits for those four
+documents. Tests that need a compiled document run last, so the Python tests
+use one core while LaTeX uses the other. Tests read what they need from these
+fixtures instead of building again.
 """
 from __future__ import annotations
 
@@ -26,8 +28,14 @@ HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is
 os.environ.setdefault("HW2_CACHE", str(ROOT / "build" / ".cache"))
 
 
+_NEEDS_COMPILED = False  # does any collected test read the compiled documents?
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``latex`` need TeX Live; skip them (loudly) where it is missing."""
+    """Tests that compile run last; tests marked ``latex`` are skipped (loudly) without TeX Live."""
+    global _NEEDS_COMPILED
+    items.sort(key=lambda item: "latex" in item.keywords or "compiled" in getattr(item, "fixturenames", ()))
+    _NEEDS_COMPILED = any("compiled" in getattr(item, "fixturenames", ()) for item in items)
     if HAVE_LATEX:
         return
     skip = pytest.mark.skip(reason="TeX Live (latexmk, pdflatex) is not installed")
@@ -46,20 +54,37 @@ def fall2024():
     return variant.load("fall2024")
 
 
-@pytest.fixture(scope="session")
-def outcomes():
-    """Both presets through derive -> check -> present: {preset: Outcome}."""
-    return {name: build.run(variant.load(name), cache_dir=Path(os.environ["HW2_CACHE"]))
-            for name in variant.presets()}
+_COMPILES: dict = {}  # (preset, "key"|"handout") -> (folder, future of the BuildReport)
 
 
 @pytest.fixture(scope="session")
-def compiled(outcomes, tmp_path_factory):
+def latex_pool():
+    # One core compiles while the other runs the Python tests.
+    pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1))
+    yield pool
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def outcomes(latex_pool, tmp_path_factory):
+    """Both presets through derive -> check -> present: {preset: Outcome}.
+
+    Each preset's key and handout start compiling as soon as its outcome is ready.
+    """
+    out = {}
+    for name in variant.presets():
+        out[name] = build.run(variant.load(name), cache_dir=Path(os.environ["HW2_CACHE"]))
+        if HAVE_LATEX and _NEEDS_COMPILED:
+            for kind in ("key", "handout"):
+                folder = tmp_path_factory.mktemp(f"{name}-{kind}")
+                _COMPILES[(name, kind)] = (folder, latex_pool.submit(build.write, out[name], folder,
+                                                                     key=kind == "key"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def compiled(outcomes):
     """Each preset's key and handout, compiled once: {(preset, "key"|"handout"): (folder, report)}."""
     if not HAVE_LATEX:
         pytest.skip("TeX Live (latexmk, pdflatex) is not installed")
-    jobs = {(name, kind): tmp_path_factory.mktemp(f"{name}-{kind}") for name in outcomes for kind in ("key", "handout")}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = {job: pool.submit(build.write, outcomes[job[0]], folder, key=job[1] == "key")
-                   for job, folder in jobs.items()}
-        return {job: (jobs[job], future.result()) for job, future in futures.items()}
+    return {job: (folder, future.result()) for job, (folder, future) in _COMPILES.items()}

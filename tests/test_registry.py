@@ -103,7 +103,7 @@ def test_a_toy_group_from_a_temporary_folder_joins_the_key(toy):
     assert build.answers(outcome)["toy.square"] == 49
     # The generated parts of the variant machinery know the group too.
     assert "[toy]" in variant.to_toml(v, reg) and "toy_square = 2" in variant.to_toml(v, reg)
-    assert variant.parse(variant.to_toml(v, reg), "again.toml", reg) == v
+    assert variant.parse(variant.to_toml(v, reg), "toy.toml", reg) == v
 
 
 @pytest.mark.latex
