@@ -204,6 +204,8 @@ def document_context(outcome: Outcome, *, key: bool = True) -> dict[str, Any]:
         "total_points": sum(s["points"] for s in sections),
         "checks": check_rows(checks),
         "checks_passed": sum(c.passed for c in checks),
+        "checks_total": len(checks),
+        "fd_step": latex.number(verify.FD_STEP),
     }
     for name, result in outcome.groups.items():
         ctx[name] = result.presentation.context

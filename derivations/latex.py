@@ -70,6 +70,91 @@ class HomeworkPrinter(LatexPrinter):
     def _print_Softargmax(self, expr: Any) -> str:
         return rf"\operatorname{{softargmax}}\left({self._print(expr.args[0])}\right)"
 
+    def _print_Name(self, expr: Any) -> str:
+        return expr.name
+
+    def _print_Listing(self, expr: Any) -> str:
+        return ", ".join(r"\dots" if a == DOTS else self._print(a) for a in expr.args)
+
+    def _print_AsWritten(self, expr: Any) -> str:
+        order = self._settings["order"]
+        self._settings["order"] = "none"  # terms and factors as built, for this subtree only
+        try:
+            return self._print(expr.args[0])
+        finally:
+            self._settings["order"] = order
+
+    def _print_Entries(self, expr: Any) -> str:
+        entry, *idx = (self._print(a) for a in expr.args)
+        return rf"\left[{entry}\right]_{{{', '.join(idx)}}}"
+
+    def _print_Between(self, expr: Any) -> str:
+        return r" \le ".join(self._print(a) for a in expr.args)
+
+    def _print_Congruent(self, expr: Any) -> str:
+        a, b, d = (self._print(x) for x in expr.args)
+        return rf"{a} \equiv {b} \pmod{{{d}}}"
+
+    # Notation of 1.2 (derivations.symbolic), a pattern each. A one-character
+    # subscript is printed bare (``\max_i``, ``\|W\|_2``), a longer one in braces.
+    @staticmethod
+    def _subscript(text: str) -> str:
+        return f"_{text}" if len(text) == 1 else f"_{{{text}}}"
+
+    def _print_Chain(self, expr: Any) -> str:
+        return r" \cdots ".join(self._print(a) for a in expr.args)
+
+    def _print_Factors(self, expr: Any) -> str:
+        return r"\, ".join(self.parenthesize(a, 50, strict=True) for a in expr.args)  # 50: PRECEDENCE["Mul"]
+
+    def _print_Factored(self, expr: Any) -> str:
+        head, bracket = expr.args
+        order = self._settings["order"]
+        self._settings["order"] = "none"  # the bracket's terms as built
+        try:
+            inner = self._print(bracket)
+        finally:
+            self._settings["order"] = order
+        return rf"{self._print(head)}\left({inner}\right)"
+
+    def _print_Paren(self, expr: Any) -> str:
+        return f"({self._print(expr.args[0])})"
+
+    def _print_Sigmoid(self, expr: Any) -> str:
+        arg = expr.args[0]
+        if arg.is_Atom or isinstance(arg, sp.MatrixSymbol):
+            return rf"\sigma({self._print(arg)})"
+        return rf"\sigma\bigl( {self._print(arg)} \bigr)"
+
+    def _print_Norm(self, expr: Any) -> str:
+        arg, p = expr.args
+        return rf"\|{self._print(arg)}\|" + self._subscript(self._print(p))
+
+    def _print_MaxOver(self, expr: Any) -> str:
+        arg, index = expr.args
+        return r"\max" + self._subscript(self._print(index)) + " " + self._print(arg)
+
+    def _print_Held(self, expr: Any) -> str:
+        derivative, fixed = (self._print(a) for a in expr.args)
+        return rf"{derivative}\bigg|_{{{fixed}\ \mathrm{{fixed}}}}"
+
+    def _print_Gradient(self, expr: Any) -> str:
+        f, x = (self._print(a) for a in expr.args)
+        return rf"\nabla_{{{x}}}\, {f}"
+
+    def _print_Gaussian(self, expr: Any) -> str:
+        fold = self._settings["fold_short_frac"]
+        self._settings["fold_short_frac"] = True  # a/b inline, for this subtree only
+        try:
+            mean, variance = (self._print(a) for a in expr.args)
+        finally:
+            self._settings["fold_short_frac"] = fold
+        return rf"\mathcal{{N}}({mean}, {variance})"
+
+    def _print_CartesianPower(self, expr: Any) -> str:
+        base, power = (self._print(a) for a in expr.args)
+        return f"{base}^{{{power}}}"
+
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: Any = None) -> str:
         i, j = (self._print(a) for a in expr.args)
         out = rf"\delta_{{{i},\,{j}}}"
@@ -156,3 +241,11 @@ def sci(value: float) -> str:
         return "0"
     mant, exp = f"{value:.1e}".split("e")
     return rf"{mant}\times10^{{{int(exp)}}}"
+
+
+CARDINALS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def cardinal(value: int) -> str:
+    """A count in words for the prose ("three matrices"); digits from eleven on."""
+    return CARDINALS[value] if 0 <= value < len(CARDINALS) else str(value)

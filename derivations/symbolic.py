@@ -2,7 +2,12 @@
 
 * :class:`Diag` -- ``diag(v)`` of a column vector, one class for every group;
 * notation-only expressions (:class:`Partial`, :class:`Total`, :class:`Slash`,
-  :class:`Small`, :class:`Bracket`, :class:`Softargmax`): they carry no
+  :class:`Small`, :class:`Bracket`, :class:`Softargmax`, :class:`Name`,
+  :class:`Listing`, :class:`AsWritten`, :class:`Entries`; :class:`Between` and
+  :class:`Congruent` also give their SymPy condition; for 1.2 :class:`Chain`,
+  :class:`Factors`, :class:`Factored`, :class:`Paren`, :class:`Sigmoid`,
+  :class:`Norm`, :class:`MaxOver`, :class:`CartesianPower`, :class:`Held`, :class:`Gradient`,
+  :class:`Gaussian`): they carry no
   mathematics and are printed by :class:`derivations.latex.HomeworkPrinter`'s
   ``_print_<Class>`` methods, never by hooks of their own;
 * :func:`drop_guards` -- the one remover of index-range guards that ``diff``
@@ -75,6 +80,137 @@ class Softargmax(sp.Expr):
         return sp.Expr.__new__(cls, arg)
 
 
+class Name(sp.Symbol):
+    """A symbol printed exactly as its name, e.g. ``f_W(x)`` (no sub/superscript parsing)."""
+
+
+class Listing(sp.Expr):
+    """``a, b, ..., c`` without brackets; the item ``DOTS`` prints an ellipsis."""
+
+    def __new__(cls, *items: Any) -> "Listing":
+        return sp.Expr.__new__(cls, *map(sp.sympify, items))
+
+
+class AsWritten(sp.Expr):
+    """An expression printed with its sums and products in the order they were built."""
+
+    def __new__(cls, arg: sp.Basic) -> "AsWritten":
+        return sp.Expr.__new__(cls, arg)
+
+
+class Entries(sp.Expr):
+    r"""``\left[e\right]_{p, m}``: the array whose entry at the given indices is ``e``."""
+
+    def __new__(cls, entry: sp.Basic, *indices: Any) -> "Entries":
+        return sp.Expr.__new__(cls, entry, *map(sp.sympify, indices))
+
+
+class Between(sp.Expr):
+    r"""``lo \le x \le hi`` as one chain; :meth:`condition` is the same as a SymPy ``And``."""
+
+    def __new__(cls, lo: sp.Basic, x: sp.Basic, hi: sp.Basic) -> "Between":
+        return sp.Expr.__new__(cls, sp.sympify(lo), x, sp.sympify(hi))
+
+    def condition(self) -> sp.Basic:
+        lo, x, hi = self.args
+        return sp.And(lo <= x, x <= hi)
+
+
+class Congruent(sp.Expr):
+    r"""``a \equiv b \pmod{d}``; :meth:`condition` is ``Mod(a - b, d) = 0``."""
+
+    def __new__(cls, a: sp.Basic, b: sp.Basic, modulus: sp.Basic) -> "Congruent":
+        return sp.Expr.__new__(cls, a, b, sp.sympify(modulus))
+
+    def condition(self) -> sp.Basic:
+        a, b, d = self.args
+        return sp.Eq(sp.Mod(a - b, d), 0)
+
+
+# Notation of the recurrent groups (1.2): printed by HomeworkPrinter, no mathematics.
+
+
+class Chain(sp.Expr):
+    r"""``a \cdots b``: a product of Jacobians with the middle factors elided, in order."""
+
+    is_commutative = False
+
+    def __new__(cls, *factors: sp.Basic) -> "Chain":
+        return sp.Expr.__new__(cls, *factors)
+
+
+class Factors(sp.Expr):
+    r"""``a\, b\, c``: a product kept as written (no coefficient pulled into a fraction)."""
+
+    is_commutative = False
+
+    def __new__(cls, *factors: Any) -> "Factors":
+        return sp.Expr.__new__(cls, *map(sp.sympify, factors))
+
+
+class Factored(sp.Expr):
+    r"""``h\left(b\right)``: a common factor ``h`` times a bracket, its terms as built."""
+
+    def __new__(cls, head: sp.Basic, bracket: sp.Basic) -> "Factored":
+        return sp.Expr.__new__(cls, head, bracket)
+
+
+class Paren(sp.Expr):
+    """``(a)``: an expression in plain parentheses (a label, a numerator)."""
+
+    def __new__(cls, arg: sp.Basic) -> "Paren":
+        return sp.Expr.__new__(cls, arg)
+
+
+class Sigmoid(sp.Expr):
+    r"""``\sigma(z)``: the logistic sigmoid applied entrywise (the notation, not its formula)."""
+
+    def __new__(cls, arg: sp.Basic) -> "Sigmoid":
+        return sp.Expr.__new__(cls, arg)
+
+
+class Norm(sp.Expr):
+    r"""``\|a\|_p``."""
+
+    def __new__(cls, arg: sp.Basic, p: Any = 2) -> "Norm":
+        return sp.Expr.__new__(cls, arg, sp.sympify(p))
+
+
+class MaxOver(sp.Expr):
+    r"""``\max_i a``: the largest value of ``a`` over the index ``i``."""
+
+    def __new__(cls, arg: sp.Basic, index: sp.Symbol) -> "MaxOver":
+        return sp.Expr.__new__(cls, arg, index)
+
+
+class Held(sp.Expr):
+    r"""``d|_{x fixed}``: a derivative taken with ``x`` held fixed."""
+
+    def __new__(cls, derivative: sp.Basic, fixed: sp.Basic) -> "Held":
+        return sp.Expr.__new__(cls, derivative, fixed)
+
+
+class Gradient(sp.Expr):
+    r"""``\nabla_x f``: the gradient (a column) of the scalar ``f`` with respect to ``x``."""
+
+    def __new__(cls, f: sp.Basic, x: sp.Basic) -> "Gradient":
+        return sp.Expr.__new__(cls, f, x)
+
+
+class CartesianPower(sp.Expr):
+    """``S^n``: the n-fold product of a set with itself (``(0, 1)^m``)."""
+
+    def __new__(cls, base: sp.Basic, power: Any) -> "CartesianPower":
+        return sp.Expr.__new__(cls, base, sp.sympify(power))
+
+
+class Gaussian(sp.Expr):
+    r"""``\mathcal{N}(mean, variance)``."""
+
+    def __new__(cls, mean: Any, variance: Any) -> "Gaussian":
+        return sp.Expr.__new__(cls, sp.sympify(mean), sp.sympify(variance))
+
+
 def range_guards(ranges: dict[sp.Symbol, Any]) -> set[sp.Basic]:
     """The conditions ``1 <= i`` and ``i <= top`` for each index ``i`` and its top."""
     out: set[sp.Basic] = {sp.true}
@@ -133,9 +269,14 @@ def numeric(expr: Any, args: Sequence[sp.Basic], modules: str = "numpy") -> Call
     """``lambdify(args, expr)`` with identifier names for the arguments.
 
     The printed names are LaTeX (``h[t-1]``, ``\\bar{g}``), which are not
-    Python identifiers; each argument is renamed ``argN`` of the same kind and
-    shape before compiling.
+    Python identifiers; such an argument is renamed ``argN`` of the same kind
+    and shape before compiling. Arguments with identifier names (symbols,
+    ``IndexedBase`` arrays read entry by entry) are passed as they are.
     """
-    safe = {a: sp.MatrixSymbol(f"arg{p}", *a.shape) if isinstance(a, sp.MatrixSymbol) else sp.Symbol(f"arg{p}")
-            for p, a in enumerate(args)}
+    def rename(a: sp.Basic, p: int) -> sp.Basic:
+        if str(a).isidentifier():
+            return a
+        return sp.MatrixSymbol(f"arg{p}", *a.shape) if isinstance(a, sp.MatrixSymbol) else sp.Symbol(f"arg{p}")
+
+    safe = {a: rename(a, p) for p, a in enumerate(args)}
     return sp.lambdify([safe[a] for a in args], sp.sympify(expr).xreplace(safe), modules)

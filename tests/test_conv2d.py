@@ -55,7 +55,7 @@ def test_worked_steps_show_the_substituted_numbers(fall2025):
 def test_the_rule_is_printed_from_the_formula(outcomes):
     ctx = outcomes["fall2025"].groups["conv2d"].presentation.context
     assert ctx["rule"] == r"\left\lfloor{\frac{N + 2 \cdot P - K_{\mathrm{eff}}}{S}}\right\rfloor + 1"
-    assert ctx["rule_k_eff"] == r"D \cdot \left(K - 1\right) + 1"
+    assert ctx["rule_k_eff"] == r"K_{\mathrm{eff}} = D \cdot \left(K - 1\right) + 1"
 
 
 @pytest.mark.parametrize("notation, kernel", [("square", "K"), ("rect", "HK")])

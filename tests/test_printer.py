@@ -59,3 +59,41 @@ def test_numbers():
 def test_user_text_is_escaped():
     assert latex.escape(r"\input{x} 100% #1 & ~ $") == \
         r"\textbackslash{}input\{x\} 100\% \#1 \& \textasciitilde{} \$"
+
+
+def test_statement_notations():
+    from derivations.symbolic import AsWritten, Between, Congruent, Entries, Listing, Name
+    n, m, p, M = sp.symbols("n m p M")
+    x, f = sp.IndexedBase("x"), sp.IndexedBase(Name("f_W(x)"))
+    assert latex.tex(f[1, p]) == "f_W(x)[1, p]"
+    assert latex.tex(Listing(0, 2 * p, DOTS)) == r"0, 2\,p, \dots"
+    assert latex.tex(AsWritten(x[sp.Add(n, -m, evaluate=False)])) == "x[n - m]"
+    assert latex.tex(x[n - m]) == "x[- m + n]"  # the setting is restored after AsWritten
+    assert latex.tex(Entries(Partial(f[1, p], x[n]), p, n)) == \
+        r"\left[\frac{\partial f_W(x)[1, p]}{\partial x[n]}\right]_{p, n}"
+    assert latex.tex(Between(-M, m, M)) == r"- M \le m \le M"
+    assert Between(1, m, M).condition() == sp.And(sp.Le(1, m), sp.Le(m, M))
+    assert latex.tex(Congruent(n, p, 2)) == r"n \equiv p \pmod{2}"
+    assert Congruent(n, p, 2).condition() == sp.Eq(sp.Mod(n - p, 2), 0)
+
+
+def test_recurrent_notations():
+    """1.2's notation classes print as the homework writes them; counts in words."""
+    from derivations.symbolic import (CartesianPower, Chain, Factored, Factors, Gaussian, Gradient, Held, MaxOver,
+                                      Norm, Paren, Sigmoid)
+
+    a, b, i, m = sp.symbols("a b i m")
+    h, hp = sp.MatrixSymbol("h[t]", m, 1), sp.MatrixSymbol("h[t-1]", m, 1)
+    assert latex.tex(Chain(Partial(a, b), Partial(b, a))) == \
+        r"\frac{\partial a}{\partial b} \cdots \frac{\partial b}{\partial a}"
+    assert latex.tex(Factors(sp.Rational(1, 4), MaxOver(sp.Abs(a), i), Norm(h))) == \
+        r"\frac{1}{4}\, \max_i \left|{a}\right|\, \|h[t]\|_2"
+    assert latex.tex(Factored(a, sp.Add(1, -b, evaluate=False))) == r"a\left(1 - b\right)"
+    assert latex.tex(Paren(sp.HadamardProduct(h, hp))) == r"(h[t] \odot h[t-1])"
+    assert latex.tex(Sigmoid(a)) == r"\sigma(a)"
+    assert latex.tex(Sigmoid(sp.MatAdd(h, hp, evaluate=False)), as_built=True) == r"\sigma\bigl( h[t] + h[t-1] \bigr)"
+    assert latex.tex(Held(Partial(a, b), hp)) == r"\frac{\partial a}{\partial b}\bigg|_{h[t-1]\ \mathrm{fixed}}"
+    assert latex.tex(Gradient(a, hp)) == r"\nabla_{h[t-1]}\, a"
+    assert latex.tex(Gaussian(0, a ** 2 / m)) == r"\mathcal{N}(0, a^{2} / m)"
+    assert latex.tex(CartesianPower(sp.Interval.open(0, 1), m)) == r"\left(0, 1\right)^{m}"
+    assert (latex.cardinal(3), latex.cardinal(12)) == ("three", "12")

@@ -15,6 +15,10 @@ the Jacobian differentiated from the exponentials (``softmax_jacobian``) is kept
 beside it for :mod:`.check` to compare.
 
 Layout: numerator. ``dh[t]/dh[t-j]`` is ``n x n``; ``dl/dh[T]`` is a ``1 x n`` row.
+
+:class:`Statements` and :class:`LagStatements` hold the other formulas the text
+states (base cases, ranges, definitions of the worked answer's pieces) as SymPy
+objects and notation from :mod:`derivations.symbolic`; the templates type none.
 """
 from __future__ import annotations
 
@@ -24,13 +28,54 @@ from typing import Any
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from ...symbolic import Diag, Partial, Total
+from ...symbolic import DOTS, Diag, Factored, Gradient, Listing, Partial, Slash, Small, Total
 from .model import (MAPS, J_sym, SystemLine, T, T_end, V_stack, a_vec, ell, ell_seq, h_now, h_seq, i, j, k, l, n,
-                    source, system, t, u_now)
+                    lagged, last_source, source, source_range, system, t, u_now, w_vec)
 
 # The order and the lag the question prints explicitly: AttentionRNN(2), dh[t]/dh[t-1].
 PRINTED_ORDER = 2
 PRINTED_LAG = 1
+
+
+@dataclass(frozen=True)
+class LagStatements:
+    """The pieces of the worked Jacobian the text names, for the generic lag ``j``.
+
+    Pairs are the two sides of an equation; :func:`.model.rename_lag` gives any lag.
+    """
+
+    value_def: tuple[sp.Basic, sp.Basic]  # v_j = V_j s_j
+    weighted_value: sp.MatrixExpr  # a_j v_j
+    gradient_def: tuple[sp.Basic, sp.Basic]  # g_j = nabla_{s_j} w_j
+    score_slope: tuple[sp.Basic, sp.Basic]  # dw_j/ds_j = g_j^T
+    score_row: tuple[Any, ...]  # its shape, 1 x n
+    softmax_column: sp.MatrixExpr  # J e_j
+    jacobian: sp.Expr  # dh[t]/dh[t-j] (display)
+    jacobian_slash: sp.Expr  # the same inline
+    loss_slash: sp.Expr  # dl/dh[t-j]
+    loss_link: sp.Expr  # step t's row: dl/dh[t] dh[t]/dh[t-j]
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The formulas of 1.2.2's text besides the answers (SymPy objects and notation)."""
+
+    base_case: tuple[sp.Basic, sp.Basic]  # h[t] = 0 for t < 1
+    before_first: tuple[sp.Basic, sp.Basic]  # the same for t' (the zero states before h[1])
+    zero_score: sp.Expr  # the score of a zero state
+    maps_generic: sp.Expr  # Q_i, K_i, V_i
+    maps_range: tuple[sp.Symbol, Any, Any]  # i = 0..k
+    maps_shape: tuple[Any, ...]  # n x n
+    vector_shape: tuple[Any, ...]  # n
+    tied_input_maps: sp.Expr  # Q_x, K_x, V_x
+    tied_state_maps: sp.Expr  # Q, K, V
+    infinity_states: sp.Expr  # h[t-1], ..., h[1]
+    infinity_last_state: sp.Basic  # h[1]
+    softmax_slash: sp.Expr  # da[t]/dw
+    later: sp.Basic  # t > T
+    lag: sp.Expr  # t - T
+    lag_equation: sp.Basic  # j = t - T
+    step: LagStatements  # for the generic lag j
 
 
 @dataclass(frozen=True)
@@ -85,7 +130,13 @@ class AttentionRnnDerivation:
     dl_dhT_total: sp.Expr  # total-Jacobian reading
     dl_dhT_infinity: sp.Expr
     loss_term: sp.MatrixExpr  # u[t]^T h[t]: the checks' loss is its sum over t = T..T_end
+    loss: sp.Expr  # that sum
     shapes: dict[str, tuple[Any, ...]]  # of the worked answer (AttentionRNN(2))
+    # The printed forms: entries of the softmax Jacobian with the common factor pulled out.
+    softmax_entry_factored: sp.Expr
+    softmax_factored: sp.Matrix  # of the worked order
+    column_sum: sp.Expr  # V_stack J e_j written out: sum_i a_i (delta_ij - a_j) v_i
+    statements: Statements
 
 
 def derive_softmax_jacobian(size: int) -> sp.Matrix:
@@ -140,6 +191,58 @@ def entry_in_weights(form: sp.MatrixExpr, row: sp.Symbol, col: sp.Symbol) -> sp.
     entry = form[row, col]
     return sp.factor_terms(entry.replace(lambda e: isinstance(e, MatrixElement) and e.parent == a_vec,
                                          lambda e: source(e.i).a))
+
+
+def factored(entry: sp.Expr) -> sp.Expr:
+    """``a_r (delta - a_c)`` with the common factor pulled out, the bracket in reading order
+    (the Kronecker delta or 1 first); an entry without a common factor as it is."""
+    head, rest = sp.factor_terms(entry).as_independent(sp.Add)
+    if not isinstance(rest, sp.Add):
+        return entry
+    first = [a for a in rest.args if a.is_number or isinstance(a, sp.KroneckerDelta)]
+    others = [a for a in rest.args if a not in first]
+    return Factored(head, sp.Add(*first, *others, evaluate=False))
+
+
+def lag_statements(gen: Any) -> LagStatements:
+    """The named pieces of the step Jacobian for the generic source ``gen`` (lag ``j``)."""
+    return LagStatements(
+        value_def=(gen.v, gen.V * gen.s),
+        weighted_value=gen.a * gen.v,
+        gradient_def=(gen.g, Gradient(gen.w, gen.s)),
+        score_slope=(Slash(gen.w, gen.s), gen.g.T),
+        score_row=gen.g.T.shape,
+        softmax_column=J_sym * gen.e,
+        jacobian=Partial(h_now, gen.s),
+        jacobian_slash=Slash(h_now, gen.s),
+        loss_slash=Slash(ell, gen.s),
+        loss_link=Small(ell, h_seq[t]) * Small(h_seq[t], h_seq[lagged(gen.index)]),
+    )
+
+
+def statements(score: sp.MatrixExpr, gen: Any) -> Statements:
+    """Base cases, ranges and named pieces, from the model's symbols."""
+    t_before = sp.Symbol("t'", integer=True)
+    base = (sp.Eq(h_seq[t], 0), sp.Lt(t, 1))
+    inf_last = h_seq[t - last_source(sp.oo, tied=True)]
+    return Statements(
+        base_case=base,
+        before_first=tuple(b.xreplace({t: t_before}) for b in base),
+        zero_score=score.xreplace({gen.s: sp.ZeroMatrix(*gen.s.shape)}).doit(),
+        maps_generic=Listing(*source(i).maps()),
+        maps_range=source_range(k),
+        maps_shape=source(i).Q.shape,
+        vector_shape=h_now.shape[:1],
+        tied_input_maps=Listing(*source(0, tied=True).maps()),
+        tied_state_maps=Listing(*source(i, tied=True).maps()),
+        infinity_states=Listing(source(1).s, DOTS, inf_last),
+        infinity_last_state=inf_last,
+        softmax_slash=Slash(a_vec, w_vec),
+        later=sp.Gt(t, T),
+        lag=sp.Add(t, -T, evaluate=False),
+        lag_equation=sp.Eq(j, sp.Add(t, -T, evaluate=False), evaluate=False),
+        step=lag_statements(gen),
+    )
 
 
 def derive(params: Any) -> AttentionRnnDerivation:
@@ -216,4 +319,11 @@ def derive(params: Any) -> AttentionRnnDerivation:
         column=column, columns=columns, column_simplified=column_simplified,
         step_jacobian=step_jacobian, step_jacobian_simplified=step_simplified,
         direct_lags=lags, dl_dhT=dl_dhT, dl_dhT_truncated=dl_trunc, dl_dhT_orders=dl_orders,
-        dl_dhT_total=dl_total, dl_dhT_infinity=dl_inf, loss_term=u_now.T * h_now, shapes=shapes)
+        dl_dhT_total=dl_total, dl_dhT_infinity=dl_inf, loss_term=u_now.T * h_now,
+        loss=sp.Sum(u_now.T * h_now, (t, T, T_end)),
+        shapes=shapes,
+        softmax_entry_factored=factored(softmax_entry),
+        softmax_factored=softmax[P].applyfunc(factored),
+        column_sum=sp.Sum(sp.Mul(factored(column_entry), sp.Symbol(source(i).v.name), evaluate=False),
+                          (i, 0, P)),
+        statements=statements(score, gen))

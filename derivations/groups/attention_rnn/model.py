@@ -94,6 +94,7 @@ def source(index: Any, *, tied: bool = False) -> Source:
 
 h_now = vector("h")  # h[t]
 a_vec = sp.MatrixSymbol(latex.tex(sp.IndexedBase("a")[t]), m, 1)  # a[t]
+w_vec = sp.MatrixSymbol("w", m, 1)  # the scores as one vector (the softmax's argument)
 J_sym = sp.MatrixSymbol("J", m, m)  # the softmax Jacobian at step t
 V_stack = sp.MatrixSymbol(r"\mathcal{V}", n, m)  # [v_0[t], ..., v_k[t]]
 u_now = vector("u")  # the loss weights of the checks' loss sum_t u[t]^T h[t]
@@ -116,6 +117,16 @@ class SystemLine:
     where: tuple[sp.Symbol, Any, Any] | None = None  # (index, lo, hi)
 
 
+def last_source(order: Any, *, tied: bool = False) -> sp.Expr:
+    """The index of the last source: ``order``, or ``t - 1`` (the state ``h[1]``) for AttentionRNN(oo)."""
+    return t - 1 if tied else order
+
+
+def source_range(order: Any, *, tied: bool = False) -> tuple[sp.Symbol, Any, Any]:
+    """``(i, 0, last)``: source 0 is the input, sources 1..last the states."""
+    return (i, 0, last_source(order, tied=tied))
+
+
 def system(order: Any, *, tied: bool = False, explicit: bool = False) -> tuple[SystemLine, ...]:
     """The equations of AttentionRNN(order) (``order`` an int or the symbol ``k``).
 
@@ -124,7 +135,7 @@ def system(order: Any, *, tied: bool = False, explicit: bool = False) -> tuple[S
     AttentionRNN(oo): the last source is ``h[1]`` (``i = t - 1``) and the states
     share one set of maps.
     """
-    last = t - 1 if tied else order
+    last = last_source(order, tied=tied)
     gen = source(i, tied=tied)
     lines: list[SystemLine] = []
     scores = [source(ii).w for ii in range(order + 1)] if explicit else \
@@ -135,7 +146,7 @@ def system(order: Any, *, tied: bool = False, explicit: bool = False) -> tuple[S
             mat = {"q": "Q", "k": "K", "v": "V"}[name]
             lines.append(SystemLine(tuple(getattr(s, name) for s in srcs),
                                     tuple(getattr(s, mat) * s.s for s in srcs)))
-        lines.append(SystemLine((gen.w,), (gen.q.T * gen.k,), (i, 0, order)))
+        lines.append(SystemLine((gen.w,), (gen.q.T * gen.k,), source_range(order)))
     else:
         lines.append(SystemLine((source(0).s_name,), (source(0).s,)))
         lines.append(SystemLine((gen.s_name,), (gen.s,), (i, 1, last)))
@@ -147,8 +158,9 @@ def system(order: Any, *, tied: bool = False, explicit: bool = False) -> tuple[S
                                     (i, 1, last)))
         else:
             lines.append(SystemLine((gen.q, gen.k, gen.v), tuple(M * gen.s_name for M in gen.maps()),
-                                    (i, 0, last)))
-        lines.append(SystemLine((gen.w,), (gen.q.T * gen.k,), (i, 0, last)))
+                                    source_range(order)))
+        lines.append(SystemLine((gen.w,), (gen.q.T * gen.k,), source_range(order, tied=tied)))
     lines.append(SystemLine((a_vec,), (Softargmax(Bracket(*scores)),)))
-    lines.append(SystemLine((h_now,), (sp.Sum(gen.a * sp.Symbol(gen.v.name), (i, 0, last)),)))
+    weighted = sp.Sum(gen.a * sp.Symbol(gen.v.name), source_range(order, tied=tied))
+    lines.append(SystemLine((h_now,), (weighted,)))
     return tuple(lines)

@@ -1,4 +1,9 @@
-"""1.2.2: template context and answers, printed once from the derivation (no derivation here)."""
+"""1.2.2: template context and answers, printed once from the derivation (no derivation here).
+
+Every formula, size and order the templates show comes from here: the orders
+as entries (``printed``: the worked AttentionRNN(2), ``variant``: the
+variant's k, ``by_order``: each), never indexed by a typed-in number.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -7,10 +12,10 @@ import sympy as sp
 
 from ... import latex
 from ...registry import Presentation, Verification
-from ...symbolic import Bracket, Partial, Slash, Small
+from ...symbolic import Bracket, Paren, Partial, Slash
 from .derive import AttentionRnnDerivation
-from .model import J_sym, SystemLine, T, T_end, V_stack, a_vec, ell, ell_seq, h_now, h_seq, i, j, k, l, n, \
-    lagged, rename_lag, source, t
+from .model import MAPS, J_sym, SystemLine, T, V_stack, a_vec, ell, ell_seq, h_now, h_seq, i, j, k, l, rename_lag, \
+    source, t
 
 # Written-out systems and sums fit the page up to k = 3; larger k stay in the general form.
 MAX_WRITTEN_OUT = 3
@@ -56,25 +61,33 @@ def _local_first(expr: sp.Expr) -> str:
     return latex.tex(local) + " + " + latex.tex(sp.Add(*rest))
 
 
-def _factored(entry: sp.Expr) -> str:
-    """A softmax-Jacobian entry a_r (delta - a_c) printed as a_r (1 - a_r) or -a_r a_c.
+def model_name(order: Any) -> str:
+    """``AttentionRNN(2)``: the model's name in the prose."""
+    return f"AttentionRNN({order})"
 
-    The common factor is pulled out; the bracket is printed in reading order
-    (the Kronecker delta or 1 first).
-    """
-    head, rest = sp.factor_terms(entry).as_independent(sp.Add)
-    if not isinstance(rest, sp.Add):
-        return latex.tex(entry)
-    first = [a for a in rest.args if a.is_number or isinstance(a, sp.KroneckerDelta)]
-    others = [a for a in rest.args if a not in first]
-    bracket = latex.tex(sp.Add(*first, *others, evaluate=False), as_built=True)
-    return latex.tex(head) + r"\left(" + bracket + r"\right)"
+
+def _equation(sides: tuple[sp.Basic, sp.Basic], lag: Any) -> str:
+    """``lhs = rhs`` of a generic-lag pair, for the given lag."""
+    lhs, rhs = (rename_lag(side, lag) for side in sides)
+    return tex_matrix_expr(sp.Eq(lhs, rhs, evaluate=False))
 
 
 def _lag_context(d: AttentionRnnDerivation, lag: Any, order: Any) -> dict[str, str]:
     """The step Jacobian and its ingredients printed for one lag."""
     src = source(lag)
+    st = d.statements.step
     return {
+        "lag": latex.tex(lag),
+        "value_def": _equation(st.value_def, lag),
+        "weighted": tex_matrix_expr(rename_lag(st.weighted_value, lag)),
+        "gradient_def": _equation(st.gradient_def, lag),
+        "score_slope": _equation(st.score_slope, lag),
+        "score_row": latex.dims(st.score_row),
+        "J_column": tex_matrix_expr(rename_lag(st.softmax_column, lag)),
+        "jac": tex_matrix_expr(rename_lag(st.jacobian, lag)),
+        "jac_slash": tex_matrix_expr(rename_lag(st.jacobian_slash, lag)),
+        "loss_slash": tex_matrix_expr(rename_lag(st.loss_slash, lag)),
+        "g_T": tex_matrix_expr(src.g.T),
         "prev": tex_matrix_expr(src.s),
         "a": latex.tex(src.a),
         "v": latex.tex(src.v),
@@ -93,7 +106,7 @@ def _lag_context(d: AttentionRnnDerivation, lag: Any, order: Any) -> dict[str, s
         "simplified": tex_matrix_expr(rename_lag(d.step_jacobian_simplified, lag)),
         "range": index_range(j, 1, order) if lag == j else "",
         "QtK": tex_matrix_expr(src.Q.T * src.K),
-        "loss_link": latex.tex(Small(ell, h_seq[t]) * Small(h_seq[t], h_seq[lagged(lag)])),
+        "loss_link": latex.tex(rename_lag(st.loss_link, lag).xreplace({j: lag})),
     }
 
 
@@ -104,7 +117,7 @@ def _diagram(d: AttentionRnnDerivation) -> dict[str, Any]:
     right = order * spacing
     sum_x = right + 2.9
     srcs = []
-    for ii in range(order + 1):
+    for ii in range(d.a_dim[order]):
         s, x0 = source(ii), ii * spacing
         srcs.append({
             "index": ii, "x": x0, "qx": x0 - 0.75, "kx": x0 + 0.75,
@@ -114,63 +127,93 @@ def _diagram(d: AttentionRnnDerivation) -> dict[str, Any]:
             "lane": round(-2.1 - LANE_GAP * (order - ii), 2),
             "turn": round(sum_x - LANE_GAP * (order / 2 - (order - ii)), 2),
         })
-    delays = [{"index": lag, "label": tex_matrix_expr(source(lag).s),
+    delays = [{"index": lag, "prev": lag - 1, "label": tex_matrix_expr(source(lag).s),
                "z_y": round(-1.1 - 1.9 * (lag - 1), 2), "y": round(-2.1 - 1.9 * (lag - 1), 2)}
               for lag in range(1, order + 1)]
     return {
-        "order": order, "sources": srcs, "left": -1.3, "right": round(right + 1.3, 2),
+        "order": order, "name": model_name(order), "states_noun": "state" if order == 1 else "states",
+        "sources": srcs, "left": -1.3, "right": round(right + 1.3, 2),
         "soft_x": round(right / 2, 2), "soft_width": round(right + 2.6, 2),
         "sum_x": round(sum_x, 2), "h_x": round(sum_x + 2.0, 2),
-        "a": latex.tex(a_vec), "a_shape": latex.shape((order + 1,)), "h": latex.tex(h_now),
+        "a": latex.tex(a_vec), "a_shape": latex.shape((d.a_dim[order],)), "h": latex.tex(h_now),
+        "score_count": d.a_dim[order],
         "sum": _tex_any(d.systems[order][-1].rhs[0]), "delays": delays, "width_cm": round(sum_x + 2.6 + 1.3, 1),
+    }
+
+
+def _order(d: AttentionRnnDerivation, order: int) -> dict[str, Any]:
+    """What the text shows of one concrete order: its sizes, scores, system and sums."""
+    return {
+        "order": order,
+        "name": model_name(order),
+        "k_eq": latex.tex(sp.Eq(k, order)),
+        "k_tag": latex.tex(Paren(sp.Eq(k, order))),
+        "states_word": latex.cardinal(order),
+        "weights_word": latex.cardinal(d.a_dim[order]),
+        "a_dim": d.a_dim[order],
+        "a_shape": latex.shape((d.a_dim[order],)),
+        "scores": latex.tex(Bracket(*d.scores[order])),
+        "system": [_line(line) for line in d.systems[order]],
+        "untied": d.matrices_untied[order],
+        "dl": _local_first(d.dl_dhT_orders[order]),
     }
 
 
 def context(d: AttentionRnnDerivation) -> dict[str, Any]:
     prm = d.params
     K, P = prm.k, d.printed_order
-    systems = {o: [_line(line) for line in d.systems[o]] for o in d.orders}
-    shown = [o for o in d.orders if o <= MAX_WRITTEN_OUT]
-    column_entry = _factored(d.column_entry)
+    st = d.statements
+    by_order = [_order(d, o) for o in d.orders]
+    printed = by_order[d.orders.index(P)]
+    variant = by_order[d.orders.index(K)]
     return {
-        "k": K, "n": prm.n, "orders": list(d.orders), "orders_shown": shown,
+        "k": K, "n": prm.n,
+        "k_eq": variant["k_eq"],
+        "by_order": by_order,
+        "shown": [o for o in by_order if o["order"] <= MAX_WRITTEN_OUT],
+        "printed": printed, "variant": variant,
         "other": K != P and K <= MAX_WRITTEN_OUT,
-        "k_symbol": latex.tex(k),
+        "base": {"eq": latex.tex(st.base_case[0]), "cond": latex.tex(st.base_case[1])},
         # (a)
-        "a_dim": {o: d.a_dim[o] for o in d.orders},
         "a_dim_general": latex.tex(d.a_dim_general),
-        "a_shape": {o: latex.shape((d.a_dim[o],)) for o in d.orders},
         "a_shape_general": latex.shape((d.a_dim_general,)),
-        "scores": {o: latex.tex(Bracket(*d.scores[o])) for o in d.orders},
         # (b)
-        "system": systems,
         "system_general": [_line(line) for line in d.system_general],
-        "maps_shape": latex.shape((n, n)),
-        "vector_shape": latex.shape((n,)),
+        "maps_generic": latex.tex(st.maps_generic),
+        "maps_range": index_range(*st.maps_range),
+        "input_source": latex.tex(st.maps_range[1]),  # source 0 is the input
+        "maps_shape": latex.shape(st.maps_shape),
+        "maps_dims": latex.dims(st.maps_shape),
+        "vector_shape": latex.shape(st.vector_shape),
         # (c)
         "system_infinity": [_line(line) for line in d.system_infinity],
-        "untied": {o: d.matrices_untied[o] for o in d.orders},
+        "per_source_word": latex.cardinal(len(MAPS)),
         "untied_general": latex.tex(d.matrices_untied_product),
+        "inf_states": tex_matrix_expr(st.infinity_states),
+        "inf_last_state": latex.tex(st.infinity_last_state),
+        "before_first": {"eq": latex.tex(st.before_first[0]), "cond": latex.tex(st.before_first[1])},
+        "zero_score": latex.tex(st.zero_score),
+        "tied_input_maps": latex.tex(st.tied_input_maps),
+        "tied_state_maps": latex.tex(st.tied_state_maps),
         "inf_step_count": latex.tex(d.matrices_infinity_step),
         "inf_limit": latex.tex(d.matrices_infinity_limit),
         "inf_sources": latex.tex(d.infinity_sources),
         "tied": d.matrices_tied,
         "tied_shared": d.matrices_tied_shared_input,
         "tied_maps": ", ".join(latex.tex(M) for M in d.tied_maps),
-        "a_shape_infinity": latex.shape((t,)),
+        "a_shape_infinity": latex.shape((d.infinity_sources,)),
         # (d)
         "dh": _lag_context(d, d.printed_lag, P),
         "general": _lag_context(d, j, K),
         "J": latex.tex(J_sym),
         "J_form": tex_matrix_expr(d.softmax_form),
-        "J_entry": _factored(d.softmax_entry),
+        "J_slash": latex.tex(st.softmax_slash),
+        "J_entry": latex.tex(d.softmax_entry_factored),
         "J_entry_lhs": latex.tex(Slash(source(i).a, source(l).w)),
-        "J_explicit": latex.matrix([[_factored(e) for e in row] for row in d.softmax_jacobian[P].tolist()]),
-        "column_sum": (r"\sum_{" + latex.tex(sp.Eq(i, 0)) + "}^{" + latex.tex(P) + "} "
-                       + column_entry + r"\, " + latex.tex(source(i).v)),
+        "J_explicit": latex.matrix([[latex.tex(e) for e in row] for row in d.softmax_factored.tolist()]),
+        "column_sum": latex.tex(d.column_sum),
         "h_sum": _tex_any(d.systems[P][-1].rhs[0]),
-        "loss_def": latex.tex(sp.Sum(sp.Symbol(tex_matrix_expr(d.loss_term)), (t, T, T_end))),
-        "J_column": column_entry,
+        "loss_def": tex_matrix_expr(d.loss),
         "J_shape": latex.shape(d.shapes["J"]),
         "V_stack": latex.tex(V_stack),
         "V_stack_def": latex.tex(Bracket(*d.value_vectors)),
@@ -183,16 +226,18 @@ def context(d: AttentionRnnDerivation) -> dict[str, Any]:
         "dl": {
             "general": _local_first(d.dl_dhT),
             "truncated": _local_first(d.dl_dhT_truncated),
-            "orders": {o: _local_first(d.dl_dhT_orders[o]) for o in shown},
             "total": _local_first(d.dl_dhT_total),
             "infinity": _local_first(d.dl_dhT_infinity),
             "lag_range": index_range(j, d.direct_lags[0], d.direct_lags[1]),
-            "lower": latex.tex(T + d.direct_lags[0]),
-            "upper": latex.tex(T + d.direct_lags[1]),
+            "steps": index_range(t, T + d.direct_lags[0], T + d.direct_lags[1]),
+            "later": latex.tex(st.later),
+            "lag": tex_matrix_expr(st.lag),
+            "lag_eq": tex_matrix_expr(st.lag_equation),
             "local": latex.tex(Slash(ell_seq[T], h_seq[T])),
             "lhs": latex.tex(Partial(ell, h_seq[T])),
             "shape": latex.shape(d.shapes["dl_dhT"]),
-            "direct_term": latex.tex(Partial(ell, h_seq[t]) * Partial(h_seq[t], h_seq[T])),
+            "row_dims": latex.dims(d.shapes["dl_dhT"]),
+            "jac_dims": latex.dims(d.shapes["dh_dhprev"]),
         },
         "diagram": _diagram(d),
     }

@@ -14,6 +14,7 @@ import sympy as sp
 
 from ... import verify as verify_mod
 from ...registry import Verification
+from ...symbolic import numeric
 from .derive import W, c, g, m, n, p, x
 
 # Exact SymPy checks are made when the explicit Jacobian has at most this many entries.
@@ -34,7 +35,7 @@ class OneBased:
 
 
 def _element_function(expr: sp.Expr, indices: tuple[sp.Symbol, ...]) -> Callable[..., float]:
-    return sp.lambdify(indices + (x, W, g), expr, modules="math")
+    return numeric(expr, indices + (x, W, g), modules="math")
 
 
 def closed_forms(d: Any, xv: np.ndarray, Wv: np.ndarray, gv: np.ndarray) -> dict[str, np.ndarray]:

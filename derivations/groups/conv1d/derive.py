@@ -19,7 +19,8 @@ from typing import Any
 
 import sympy as sp
 
-from ...symbolic import drop_guards, range_guards
+from ...symbolic import DOTS, AsWritten, Between, Congruent, Entries, Listing, Name, Partial, Slash, \
+    drop_guards, range_guards
 from ..conv2d.derive import axis_numbers, output_length
 
 x = sp.IndexedBase("x")
@@ -28,6 +29,39 @@ g = sp.IndexedBase("g")
 c, m, p, n = sp.symbols("c m p n", integer=True, positive=True)
 j = sp.Symbol("j", integer=True, positive=True)
 g_spread = sp.IndexedBase(r"\tilde{g}")
+
+# The text's names: the layer's output f_W(x), the loss, the start s_p of output p,
+# the short names w_m of one channel's taps, L_out.
+F = Name("f_W(x)")
+f = sp.IndexedBase(F)
+ell = sp.Symbol("ell")
+s_p = Name("s_p")
+L_OUT = sp.Symbol(r"L_{\mathrm{out}}")
+
+
+def short_name(tap: Any) -> sp.Symbol:
+    """``w_m`` for ``W[1, c, m]``: one channel's taps, short enough for the banded block."""
+    return sp.Symbol(f"w_{tap}")
+
+
+# Names of the Jacobians, displayed (\frac) and inline (/).
+NAMES = {"df_dW": Partial(F, W.label), "df_dx": Partial(F, x.label), "dl_dW": Partial(ell, W.label),
+         "df_dW_inline": Slash(F, W.label), "df_dx_inline": Slash(F, x.label), "dl_dW_inline": Slash(ell, W.label)}
+
+
+def stem() -> dict[str, sp.Basic]:
+    """The question's general statements: cross-correlation, the input's index ranges, the answer style."""
+    s, k = sp.IndexedBase("s"), sp.IndexedBase("k")
+    M = sp.Symbol("M", integer=True, positive=True)
+    tap = sp.Symbol("m", integer=True)  # -M..M here, not the 1-based tap of the layer
+    i, jj, a, b = sp.symbols("i j a b")
+    # Built unevaluated, so that they print as read: x[n + m] k[m], x[n - m].
+    product = sp.Mul(x[sp.Add(n, tap, evaluate=False)], k[tap], evaluate=False)
+    correlation = sp.Eq(s[n], sp.Sum(product, (tap, -M, M)), evaluate=False)
+    convolution_entry = x[sp.Add(n, -tap, evaluate=False)]
+    return {"support": Between(-M, tap, M), "correlation": AsWritten(correlation),
+            "convolution_entry": AsWritten(convolution_entry),
+            "style_shape": (a, b), "style_entry": sp.Eq(f[i, jj], DOTS, evaluate=False)}
 
 
 @dataclass(frozen=True)
@@ -49,6 +83,8 @@ class Conv1dDerivation:
     spread_length: int  # length of the spread gradient: S (L_out - 1) + 1
     shapes: dict[str, tuple[int, ...]]
     taps: tuple[sp.Expr, ...]  # j(p, m) for m = 1..K
+    df_dx_conditions: tuple[sp.Basic, ...]  # s_p <= n <= j(p, K) [and n = s_p (mod D)]: where tap m*(n, p) exists
+    statements: dict[str, sp.Basic]  # the answers' equations and ranges as the text states them
     blocks: dict[str, list[list[sp.Expr]]] = dataclasses.field(default_factory=dict)  # see channel_blocks
 
     @property
@@ -61,6 +97,7 @@ def derive(params: Any) -> Conv1dDerivation:
     C, L, K, S, D, P = (params.channels, params.length, params.kernel, params.stride,
                         params.dilation, params.padding)
     L_out = output_length(L, K, S, P, D)
+    L_out_numbers = axis_numbers(L, K, S, P, D)
     index = S * (p - 1) + D * (m - 1) + 1 - P
     forward = sp.Sum(W[1, c, m] * x[c, index], (c, 1, C), (m, 1, K))
 
@@ -72,27 +109,52 @@ def derive(params: Any) -> Conv1dDerivation:
 
     # (iii) d f[1,p] / d x[c,n]: the delta pins the tap m to the solution of
     # j(p, m) = n; it contributes when that tap is an integer in 1..K.
-    tap = sp.solve(sp.Eq(index, n), m)[0]
+    tap_equation = sp.Eq(index, n)
+    tap = sp.solve(tap_equation, m)[0]
     # 1 <= tap <= K  <=>  j(p, 1) <= n <= j(p, K), since j grows with m.
-    in_range = sp.And(index.subs(m, 1) <= n, n <= index.subs(m, K))
+    conditions: tuple[Any, ...] = (Between(index.subs(m, 1), n, index.subs(m, K)),)
     if D > 1:
-        in_range = sp.And(in_range, sp.Eq(sp.Mod(n - index.subs(m, 1), D), 0))
+        conditions += (Congruent(n, index.subs(m, 1), D),)
+    in_range = sp.And(*(cond.condition() for cond in conditions))
     df_dx = sp.Piecewise((W[1, c, tap], in_range), (0, True))
 
     # (iv) dl/dW = sum_p dl/df[1,p] * df[1,p]/dW: the chain rule through the sum,
     # and diff of the loss itself (the check step compares the two).
     loss = sp.Sum(g[1, p] * forward, (p, 1, L_out))
     dl_dW_explicit = drop_guards(sp.diff(loss, W[1, c0, m0]).doit(), guards).subs({c0: c, m0: m})
-    dl_dW = sp.Sum(g[1, p] * df_dW, (p, 1, L_out))
-    # Spread g by the stride: gs[j] = g[1, p] at j = S(p-1)+1, zero between.
-    spread = S * (L_out - 1) + 1
+    chain_rule = sp.Sum(g[1, p] * Slash(f[1, p], W[1, c, m]), (p, 1, L_out))
+    dl_dW = chain_rule.xreplace({Slash(f[1, p], W[1, c, m]): df_dW})
+    # Spread g by the stride: gs[j] = g[1, p] at j = S(p-1)+1, zero between
+    # (unevaluated, printed as built, so the stride S shows as the spacing).
+    with sp.evaluate(False):
+        spread_at = sp.Add(sp.Mul(S, sp.Add(p, -1)), 1)
+    spread = int(spread_at.subs(p, L_out).doit())
     dl_dW_corr = sp.Sum(g_spread[j] * x[c, j + D * (m - 1) - P], (j, 1, spread))
 
-    shapes = {"f": (1, L_out), "W": (1, C, K), "x": (C, L), "df_dW": (1, L_out, 1, C, K),
-              "df_dx": (1, L_out, C, L), "dl_dW": (1, C, K), "g": (1, L_out)}
+    # Numerator layout: a Jacobian's shape is the output's followed by the input's;
+    # the scalar loss has shape ().
+    base = {"f": (1, L_out), "W": (1, C, K), "x": (C, L), "g": (1, L_out)}
+    shapes = {**base, "df_dW": base["f"] + base["W"], "df_dx": base["f"] + base["x"], "dl_dW": () + base["W"]}
     taps = tuple(index.subs(m, mm) for mm in range(1, K + 1))
-    out = Conv1dDerivation(params, L_out, axis_numbers(L, K, S, P, D), index, taps[0], forward,
-                           df_dW, df_dx, tap, dl_dW, dl_dW_explicit, dl_dW_corr, spread, shapes, taps)
+    eq = lambda a, b: sp.Eq(a, b, evaluate=False)  # noqa: E731  (statements are shown, never decided)
+    statements = {
+        **stem(), "input_ranges": (Between(1, c, C), Between(1, n, L)),
+        "L_out": eq(L_OUT, L_out_numbers), "start": eq(s_p, taps[0]),
+        "padding": (sp.Lt(n, 1, evaluate=False), sp.Gt(n, L, evaluate=False)),
+        "forward": eq(f[1, p], forward),
+        "df_dW": eq(Partial(f[1, p], W[1, c, m]), df_dW), "block_dW": Entries(Partial(f[1, p], W[1, c, m]), p, m),
+        "tap_equation": tap_equation, "tap_range": Between(1, m, K),
+        "df_dx_lhs": Partial(f[1, p], x[c, n]), "block_dx": Entries(Partial(f[1, p], x[c, n]), p, n),
+        "short_name": eq(short_name(m), W[1, c, m]),
+        "g": eq(g.label, Slash(ell, F)),
+        "chain_rule": eq(Slash(ell, W[1, c, m]), chain_rule),
+        "dl_dW": eq(Partial(ell, W[1, c, m]), dl_dW),
+        "spread": (eq(g_spread[j], g[1, p]), eq(j, spread_at), eq(g_spread[j], 0), eq(j, Listing(1, DOTS, spread))),
+        "dl_dW_correlation": eq(Partial(ell, W[1, c, m]), dl_dW_corr),
+    }
+    out = Conv1dDerivation(params, L_out, L_out_numbers, index, taps[0], forward,
+                           df_dW, df_dx, tap, dl_dW, dl_dW_explicit, dl_dW_corr, spread, shapes, taps,
+                           conditions, statements)
     return dataclasses.replace(out, blocks=channel_blocks(out))
 
 
@@ -106,6 +168,6 @@ def channel_blocks(d: Conv1dDerivation) -> dict[str, list[list[sp.Expr]]]:
     K, L = d.params.kernel, d.params.length
     rows = range(1, d.L_out + 1)
     dW = [[d.df_dW.subs({p: pp, m: mm}) for mm in range(1, K + 1)] for pp in rows]
-    short = {W[1, c, mm]: sp.Symbol(f"w_{mm}") for mm in range(1, K + 1)}
+    short = {W[1, c, mm]: short_name(mm) for mm in range(1, K + 1)}
     dx = [[d.df_dx.subs({p: pp, n: nn}).subs(short) for nn in range(1, L + 1)] for pp in rows]
     return {"dW": dW, "dx": dx}

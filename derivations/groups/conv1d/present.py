@@ -3,59 +3,87 @@ from __future__ import annotations
 
 from typing import Any
 
+import sympy as sp
+
 from ... import latex
 from ...registry import Presentation, Verification
-from .derive import W, c
+from ...symbolic import DOTS, Listing
+from .derive import NAMES, W, c, p
 
 MAX_COLUMNS = 12  # explicit Jacobian blocks wider than this are elided with dots
 MAX_ROWS = 12
+MAX_LISTED = 4  # longer lists of taps are elided with dots
+MAX_OUTPUTS_LISTED = 6  # likewise the output positions p
+
+
+def elide(items: tuple[Any, ...], limit: int) -> Listing:
+    """All items while there are at most ``limit``, else the first two, dots and the last."""
+    return Listing(*items) if len(items) <= limit else Listing(*items[:2], DOTS, items[-1])
 
 
 def present(d: Any, evidence: Any, verification: Verification) -> Presentation:
     prm = d.params
     K, L = prm.kernel, prm.length
-    first, last = d.taps[0], d.taps[-1]
-    condition = latex.tex(first) + r" \le n \le " + latex.tex(last)
-    if prm.dilation > 1:
-        condition += r",\ n \equiv " + latex.tex(first) + r" \pmod{" + str(prm.dilation) + "}"
-    if K > 4:  # long lists elided with dots
-        taps = ", ".join(latex.tex(t) for t in d.taps[:2]) + r", \dots, " + latex.tex(last)
-    else:
-        taps = ", ".join(latex.tex(t) for t in d.taps)
-    forward = latex.tex(d.forward)
-    df_dW = latex.tex(d.df_dW)
-    df_dx_value = latex.tex(W[1, c, d.tap])
-    dl_dW = latex.tex(d.dl_dW)
+    st = d.statements
+    tex = latex.tex
+    condition = r",\ ".join(tex(cond) for cond in d.df_dx_conditions)
+    forward = tex(d.forward)
+    df_dW = tex(d.df_dW)
+    df_dx_value = tex(W[1, c, d.tap])
+    dl_dW = tex(d.dl_dW)
     jac = lambda a, b: "(" + latex.dims(d.shapes[a]) + r") \times (" + latex.dims(d.shapes[b]) + ")"  # noqa: E731
+    spread_value, spread_at, spread_zero, spread_range = st["spread"]
     context = {
         "C": prm.channels, "L": L, "K": K, "S": prm.stride, "D": prm.dilation, "P": prm.padding,
+        "has_dilation": prm.dilation > 1, "has_padding": prm.padding > 0,
+        "names": {name: tex(e) for name, e in NAMES.items()},
+        # the stem
+        "support": tex(st["support"]),
+        "correlation": tex(st["correlation"]),
+        "convolution_entry": tex(st["convolution_entry"]),
+        "input_ranges": [tex(r) for r in st["input_ranges"]],
+        "style_shape": latex.shape(st["style_shape"]),
+        "style_entry": tex(st["style_entry"]),
+        # (i)
         "L_out": d.L_out,
-        "L_out_formula": latex.tex(d.L_out_numbers, as_built=True),
-        "index": latex.tex(d.index),
-        "start": latex.tex(d.start),
-        "taps": taps,
-        "p_range": ", ".join(str(i) for i in range(1, d.L_out + 1)) if d.L_out <= 6
-        else rf"1, 2, \dots, {d.L_out}",
+        "L_out_definition": tex(st["L_out"], as_built=True),
+        "index": tex(d.index),
+        "start_definition": tex(st["start"]),
+        "taps": tex(elide(d.taps, MAX_LISTED)),
+        "padding_region": [tex(r) for r in st["padding"]],
+        "forward_definition": tex(st["forward"]),
+        "p_range": tex(sp.Eq(p, elide(tuple(range(1, d.L_out + 1)), MAX_OUTPUTS_LISTED), evaluate=False)),
         "shape_f": latex.shape(d.shapes["f"]),
         "shape_W": latex.shape(d.shapes["W"]),
         "shape_x": latex.shape(d.shapes["x"]),
+        # (ii)
         "shape_df_dW": latex.shape(d.shapes["df_dW"]),
         "jac_df_dW": jac("f", "W"),
+        "df_dW_definition": tex(st["df_dW"]),
+        "block_dW_lhs": tex(st["block_dW"]),
+        "block_dW": latex.elided(d.blocks["dW"], MAX_ROWS, MAX_COLUMNS),
+        # (iii)
         "shape_df_dx": latex.shape(d.shapes["df_dx"]),
         "jac_df_dx": jac("f", "x"),
-        "shape_dl_dW": latex.shape(d.shapes["dl_dW"]),
-        "forward": forward,
-        "df_dW": df_dW,
+        "tap_equation": tex(st["tap_equation"]),
+        "tap_range": tex(st["tap_range"]),
+        "df_dx_lhs": tex(st["df_dx_lhs"]),
         "df_dx_value": df_dx_value,
         "df_dx_condition": condition,
-        "dl_dW": dl_dW,
-        "dl_dW_explicit": latex.tex(d.dl_dW_explicit),
-        "show_explicit": d.L_out <= 5,  # written out only while it fits a line or two
-        "dl_dW_correlation": latex.tex(d.dl_dW_correlation),
-        "spread_length": d.spread_length,
-        "block_dW": latex.elided(d.blocks["dW"], MAX_ROWS, MAX_COLUMNS),
+        "short_name": tex(st["short_name"]),
+        "block_dx_lhs": tex(st["block_dx"]),
         "block_dx": latex.elided(d.blocks["dx"], MAX_ROWS, MAX_COLUMNS),
         "block_dx_elided": L > MAX_COLUMNS,
+        # (iv)
+        "g_definition": tex(st["g"]),
+        "chain_rule": tex(st["chain_rule"]),
+        "shape_dl_dW": latex.shape(d.shapes["dl_dW"]),
+        "dl_dW_definition": tex(st["dl_dW"]),
+        "dl_dW_explicit": tex(d.dl_dW_explicit),
+        "show_explicit": d.L_out <= 5,  # written out only while it fits a line or two
+        "spread_value": tex(spread_value), "spread_at": tex(spread_at, as_built=True), "spread_zero": tex(spread_zero),
+        "spread_range": tex(spread_range),
+        "dl_dW_correlation": tex(st["dl_dW_correlation"]),
     }
     answers = {
         "conv1d.output_shape": list(d.shapes["f"]),

@@ -16,6 +16,8 @@ from typing import Any
 
 import sympy as sp
 
+from ...symbolic import DOTS, Listing
+
 Number = int | sp.Expr
 
 # The symbols of the one-axis rule as the text states it.
@@ -67,8 +69,23 @@ class Conv2dDerivation:
     params: Any
     axes: tuple[Axis, Axis]
     output_shape: tuple[int, int]
-    rule_k_eff: sp.Expr  # K_eff = D(K - 1) + 1 in the symbols of the text
+    rule_k_eff: sp.Eq  # K_eff = D(K - 1) + 1 in the symbols of the text
+    rule_starts: Listing  # 0, S, 2S, ...: where the kernel can start
     rule: sp.Expr  # floor((N + 2P - K_eff)/S) + 1
+    settings: dict[str, sp.Eq]  # stride, padding, dilation as the question states them
+
+
+def axis_symbols(name: str) -> tuple[sp.Symbol, ...]:
+    """``H, K_H, S_H, P_H, D_H``: the one-axis symbols on axis ``H`` (or ``W``)."""
+    return sp.symbols(f"{name} K_{name} S_{name} P_{name} D_{name}", integer=True, positive=True)
+
+
+def setting(values: tuple[int, int], symbol: sp.Symbol) -> sp.Eq:
+    """``S = 4`` when both axes agree, else ``(S_H, S_W) = (2, 3)`` in the symbols of :func:`axis_symbols`."""
+    if values[0] == values[1]:
+        return sp.Eq(symbol, values[0], evaluate=False)
+    per_axis = sp.symbols(f"{symbol}_H {symbol}_W", integer=True, positive=True)
+    return sp.Eq(sp.Tuple(*per_axis), sp.Tuple(*values), evaluate=False)
 
 
 def derive(params: Any) -> Conv2dDerivation:
@@ -76,7 +93,7 @@ def derive(params: Any) -> Conv2dDerivation:
     axes = []
     for i, name in enumerate(("H", "W")):
         n, k, s, p, d = (params.input[i], params.kernel[i], params.stride[i], params.padding[i], params.dilation[i])
-        Na, Ka, Sa, Pa, Da = sp.symbols(f"{name} K_{name} S_{name} P_{name} D_{name}", integer=True, positive=True)
+        Na, Ka, Sa, Pa, Da = axis_symbols(name)
         keff_sym = sp.Symbol(r"K_{\mathrm{eff}," + name + "}", integer=True, positive=True)
         k_eff_numbers = effective_kernel(k, d)
         k_eff = int(k_eff_numbers.doit())
@@ -86,5 +103,8 @@ def derive(params: Any) -> Conv2dDerivation:
         axes.append(Axis(name, sp.Symbol(name + r"_{\mathrm{out}}"), keff_sym, effective_kernel(Ka, Da),
                          k_eff_numbers, k_eff, axis_formula(Na, keff_sym, Sa, Pa), numbers, quotient,
                          int(numbers.doit())))
+    settings = {"stride": setting(params.stride, S), "padding": setting(params.padding, P),
+                "dilation": setting(params.dilation, D)}
     return Conv2dDerivation(params, (axes[0], axes[1]), (axes[0].value, axes[1].value),
-                            effective_kernel(K, D), axis_formula(N, K_EFF, S, P))
+                            sp.Eq(K_EFF, effective_kernel(K, D), evaluate=False),
+                            Listing(*(i * S for i in range(3)), DOTS), axis_formula(N, K_EFF, S, P), settings)

@@ -7,13 +7,6 @@ from ... import latex
 from ...registry import Presentation, Verification
 
 
-def pair(values: tuple[int, int], symbol: str) -> str:
-    """``S = 4`` when both axes agree, else ``(S_H, S_W) = (2, 3)``."""
-    if values[0] == values[1]:
-        return f"{symbol} = {values[0]}"
-    return f"({symbol}_H, {symbol}_W) = ({values[0]}, {values[1]})"
-
-
 def present(derivation: Any, evidence: Any, verification: Verification) -> Presentation:
     prm = derivation.params
     tex = lambda e: latex.tex(e, as_built=True)  # noqa: E731  (the order of construction)
@@ -35,12 +28,11 @@ def present(derivation: Any, evidence: Any, verification: Verification) -> Prese
     context = {
         "input": latex.dims(prm.input),
         "kernel": latex.dims(prm.kernel),
-        "stride": pair(prm.stride, "S"),
-        "padding": pair(prm.padding, "P"),
-        "dilation": pair(prm.dilation, "D"),
+        **{name: latex.tex(eq) for name, eq in derivation.settings.items()},
         "has_padding": any(prm.padding),
         "has_dilation": any(d != 1 for d in prm.dilation),
         "rule_k_eff": tex(derivation.rule_k_eff),
+        "rule_starts": latex.tex(derivation.rule_starts),
         "rule": tex(derivation.rule),
         "axes": axes,
         "answer": answer,

@@ -4,9 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import sympy as sp
-
 from ...registry import Verification
+from ...symbolic import numeric
 from ...verify import Check
 from ..conv2d.check import count_positions
 from .derive import D, H, P, S
@@ -17,7 +16,7 @@ TRIALS = 300
 def check(derivation: Any, evidence: Any, seed: int) -> Verification:
     rng = np.random.default_rng(seed)
     kh, _ = derivation.kernel
-    f_h = sp.lambdify((H, kh, P, S, D), derivation.h_out_expanded.doit(), "math")
+    f_h = numeric(derivation.h_out_expanded.doit(), (H, kh, P, S, D), modules="math")
     worst = 0
     for _ in range(TRIALS):
         n, k, s, pad, d = (int(v) for v in rng.integers([1, 1, 1, 0, 1], [60, 8, 6, 4, 4]))

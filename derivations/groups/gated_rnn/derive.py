@@ -11,7 +11,10 @@
 * ``dl/dW_x`` is the per-step direct derivative (``W_x`` enters ``h[t]`` only
   through ``(1 - c[t]) (.) W_x x[t]`` once ``h[t-1]`` is held fixed), weighted
   by the *total* ``dl/dh[t]`` and summed over ``t``;
-* the sigmoid's largest slope is the stationary point of ``c (1 - c)``.
+* the sigmoid's largest slope is the stationary point of ``c (1 - c)``;
+* :class:`Statements` holds the other formulas the text states (the
+  definitions, the time ranges, the chain of Jacobians, the norm bound), as
+  SymPy objects and notation from :mod:`derivations.symbolic`.
 """
 from __future__ import annotations
 
@@ -20,7 +23,10 @@ from typing import Any
 
 import sympy as sp
 
-from ...symbolic import Diag, drop_guards, range_guards
+from sympy.calculus.util import function_range
+
+from ...symbolic import (DOTS, CartesianPower, Chain, Diag, Factors, Held, Listing, Norm, Partial, Sigmoid, Slash,
+                         drop_guards, range_guards)
 from . import forms as F
 from .forms import C, HP, RANGES, SIGMOID, V, WC, WH, WX, G, X, a, b, i, j, k, m, s
 
@@ -50,6 +56,9 @@ class Entrywise:
     dh_entry: sp.Expr
     direct_entry: sp.Expr
     dl_entry: sp.Expr
+    gate: sp.Eq  # c_i = sigma(z_i), the entry of (1)
+    direct_lhs: sp.Expr  # d h_i[t] / d (W_x)_ab with h[t-1] held fixed (notation)
+    dl_lhs: sp.Expr  # sum_i g_i[t] times it
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,37 @@ class SlopeMaximum:
     stationary: tuple[sp.Expr, ...]  # the solutions of d/dc [c (1 - c)] = 0
     curvature: tuple[sp.Expr, ...]  # the second derivative at each of them
     value: sp.Expr  # the slope at the (one) stationary point
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The formulas the text states besides the answers (SymPy objects and notation)."""
+
+    inputs: sp.Expr  # x[1], ..., x[K]
+    initial: sp.Eq  # h[0] = 0
+    gate_equation: sp.Eq  # (1)
+    state_equation: sp.Eq  # (2)
+    gate_range: sp.Set  # the values of sigma: (0, 1)
+    gate_space: sp.Expr  # (0, 1)^m
+    slope_saturated: sp.Expr  # sigma'(s) as s -> oo (a saturated gate): 0
+    gate_products: tuple[sp.MatMul, sp.MatMul]  # W_c x[t], W_h h[t-1]
+    input_map: sp.MatMul  # W_x x[t]
+    carried: sp.Basic  # c[t] (.) h[t-1]
+    let_in: sp.Basic  # 1 - c[t]
+    sigmoid_identity: sp.Expr  # sigma(s) (1 - sigma(s))
+    hadamard_rule: sp.Eq  # the product rule for entrywise products
+    g_definition: sp.Eq  # g[t] = dl/dh[t]
+    forward_steps: sp.Eq  # t = 1, ..., K
+    backward_steps: sp.Eq  # t = K, ..., 2: the steps that compute g[t-1] from g[t]
+    backward_start: sp.Eq  # g[K] = gbar[K]
+    unrolled: sp.Expr  # dh[t]/dh[t-1] ... dh[r+1]/dh[r]
+    gap: sp.Expr  # t - s, the steps a gradient crosses
+    growth: sp.Eq  # dh[t]/dh[s] as the chain of step Jacobians
+    growth_slash: sp.Expr  # dh[t]/dh[s] inline
+    growth_norm: sp.Expr  # its spectral norm
+    recurrent_norm: sp.Expr  # ||W_h||_2
+    drive: sp.Expr  # |h_i[t-1] - (W_x x[t])_i|
+    gate_path_bound: sp.Expr  # max sigma' * max_i drive * ||W_h||_2
 
 
 @dataclass(frozen=True)
@@ -86,6 +126,7 @@ class GatedRnnDerivation:
     gate_path: sp.MatMul  # h[t-1]'s effect on h[t] through the gate
     gate_derivative: sp.Basic  # c[t] (.) (1 - c[t]) = sigma' at the gate
     input_term: sp.Basic  # (1 - c[t]) (.) W_x x[t]
+    statements: Statements
 
     @property
     def sigmoid_slope_max(self) -> sp.Expr:
@@ -119,6 +160,9 @@ def derive_entrywise() -> Entrywise:
         dh_entry=F.dh_entry_form(C[i], sp.KroneckerDelta(i, j), HP[i], V[i], WH[i, j]),
         direct_entry=F.direct_entry_form(C[i], sp.KroneckerDelta(i, a), X[b]),
         dl_entry=F.dl_entry_form(G[a], C[a], X[b]),
+        gate=sp.Eq(C[i], Sigmoid(F.Z[i])),
+        direct_lhs=Held(Partial(F.H[i], WX[a, b]), F.h_prev),
+        dl_lhs=sp.Sum(Factors(G[i], Held(Partial(F.H[i], WX[a, b]), F.h_prev)), (i, 1, m)),
     )
 
 
@@ -139,6 +183,7 @@ def derive_shapes() -> dict[str, tuple[sp.Expr, ...]]:
         "dc_dhprev": F.dc_dhprev_form(F.c_t, F.W_h).shape,
         "dh_dhprev": F.dh_dhprev_form(F.c_t, F.h_prev, F.W_x, F.x_t, F.W_h).shape,
         "dl_dWx": F.dl_dWx_term_form(F.g_t, F.c_t, F.x_t).shape,
+        "dl_dWx^T": sp.Transpose(F.dl_dWx_term_form(F.g_t, F.c_t, F.x_t)).shape,  # the common slip
         "g": F.g_t.shape,
     }
 
@@ -159,10 +204,49 @@ def slope_maximum() -> SlopeMaximum:
     return SlopeMaximum(stationary, curvature, value)
 
 
+def statements(slope_max: sp.Expr, slope: sp.Expr) -> Statements:
+    """The definitions and side formulas of the text, built from the same notation."""
+    first = sp.Integer(1)
+    # g[t-1] is computed from g[t] while t - 1 is still a step.
+    backward_last = sp.solve(sp.Eq(F.t - 1, first), F.t)[0]
+    h_s = F.at("h", F.s_step, m)
+    gate_range = function_range(SIGMOID(s), s, sp.S.Reals)
+    return Statements(
+        inputs=Listing(F.at("x", first, F.n), DOTS, F.at("x", F.K, F.n)),
+        initial=sp.Eq(F.at("h", 0, m), 0, evaluate=False),
+        gate_equation=sp.Eq(F.c_t, Sigmoid(F.preactivation(F.W_c, F.x_t, F.W_h, F.h_prev)), evaluate=False),
+        state_equation=sp.Eq(F.h_t, F.state_update(F.c_t, F.h_prev, F.W_x, F.x_t), evaluate=False),
+        gate_range=gate_range,
+        gate_space=CartesianPower(gate_range, m),
+        slope_saturated=sp.limit(slope, s, sp.oo),
+        gate_products=(F.mul(F.W_c, F.x_t), F.mul(F.W_h, F.h_prev)),
+        input_map=F.mul(F.W_x, F.x_t),
+        carried=F.carried(F.c_t, F.h_prev),
+        let_in=F.one_minus(F.c_t),
+        sigmoid_identity=sp.Mul(Sigmoid(s), 1 - Sigmoid(s), evaluate=False),
+        hadamard_rule=F.hadamard_rule(*(sp.MatrixSymbol(name, m, 1) for name in ("u", "v", "h"))),
+        g_definition=sp.Eq(F.g_t, Slash(F.ell, F.h_t), evaluate=False),
+        forward_steps=sp.Eq(F.t, Listing(first, DOTS, F.K), evaluate=False),
+        backward_steps=sp.Eq(F.t, Listing(F.K, DOTS, backward_last), evaluate=False),
+        backward_start=sp.Eq(F.at("g", F.K, 1, m), F.at(r"\bar{g}", F.K, 1, m), evaluate=False),
+        unrolled=Chain(Slash(F.h_t, F.h_prev), Slash(F.at("h", "r+1", m), F.at("h", "r", m))),
+        gap=sp.Add(F.t, -F.s_step, evaluate=False),
+        growth=sp.Eq(Partial(F.h_t, h_s), Chain(Partial(F.h_t, F.h_prev), Partial(F.at("h", "s+1", m), h_s)),
+                     evaluate=False),
+        growth_slash=Slash(F.h_t, h_s),
+        growth_norm=Norm(Slash(F.h_t, h_s)),
+        recurrent_norm=Norm(F.W_h),
+        drive=F.drive_form(HP[i], V[i]),
+        gate_path_bound=F.gate_path_bound_form(slope_max, HP[i], V[i], i),
+    )
+
+
 def derive(params: Any) -> GatedRnnDerivation:
     """1.2.1 for symbolic n, m (``params`` only sizes the numeric checks)."""
     shapes = derive_shapes()
     c_sym = sp.MatrixSymbol("c", *shapes["c"])
+    slope = slope_maximum()
+    sigmoid_derivative = sp.diff(SIGMOID(s), s)
     return GatedRnnDerivation(
         params=params,
         preactivation=F.preactivation(F.W_c, F.x_t, F.W_h, F.h_prev),
@@ -170,8 +254,8 @@ def derive(params: Any) -> GatedRnnDerivation:
         shapes=shapes,
         state_shape=F.state_update(c_sym, F.h_prev, F.W_x, F.x_t).shape,
         sigmoid=SIGMOID(s),
-        sigmoid_derivative=sp.diff(SIGMOID(s), s),
-        slope=slope_maximum(),
+        sigmoid_derivative=sigmoid_derivative,
+        slope=slope,
         entrywise=derive_entrywise(),
         dc_dhprev=F.dc_dhprev_form(F.c_t, F.W_h),
         dh_dhprev=F.dh_dhprev_form(F.c_t, F.h_prev, F.W_x, F.x_t, F.W_h),
@@ -184,4 +268,5 @@ def derive(params: Any) -> GatedRnnDerivation:
         gate_path=F.gate_path(F.c_t, F.h_prev, F.W_x, F.x_t, F.W_h),
         gate_derivative=F.gate_derivative(F.c_t),
         input_term=F.input_term(F.c_t, F.W_x, F.x_t),
+        statements=statements(slope.value, sigmoid_derivative),
     )

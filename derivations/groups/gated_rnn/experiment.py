@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
+from ...symbolic import numeric
+from . import forms as F
 from .numeric import forward, numeric_forms
 
 FIG_SIZE = 32  # n = m of the experiment (the answer is about large-ish cells)
@@ -22,6 +25,9 @@ FIG_DRAWS = 12  # independent (weights, inputs) draws per scale; the median is p
 FIG_SCALES = (0.5, 4.0)  # entries of W_c, W_h, W_x are N(0, scale^2 / m)
 FIG_QUOTE = 20  # the t - s at which the text quotes the norms
 SATURATED = 0.05  # a gate entry counts as saturated outside (0.05, 0.95)
+# The weights' entries are N(0, scale^2 / m): their standard deviation, printed and compiled.
+SCALE = sp.Symbol(r"\mathrm{scale}", positive=True)
+WEIGHT_STD = SCALE / sp.sqrt(F.m)
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,14 @@ def growth_curves(seed: int) -> tuple[GrowthCurve, ...]:
     (entries N(0, scale^2/m)) and standard normal inputs, from ``seed``."""
     size = FIG_SIZE
     forms = numeric_forms(size, size)
+    weight_std = numeric(WEIGHT_STD, [SCALE, F.m])
     rng = np.random.default_rng(seed)
     curves = []
     for scale in FIG_SCALES:
         norms = np.zeros((FIG_DRAWS, FIG_STEPS))
         steps, gates, drives, wh_norms = [], [], [], []
         for draw in range(FIG_DRAWS):
-            Wc, Wh, Wx = (rng.normal(0.0, scale / np.sqrt(size), (size, size)) for _ in range(3))
+            Wc, Wh, Wx = (rng.normal(0.0, weight_std(scale, size), (size, size)) for _ in range(3))
             xs = rng.standard_normal((FIG_BURN_IN + FIG_STEPS, size))
             hs, cs = forward(xs, Wc, Wh, Wx)
             products = np.zeros((FIG_STEPS, size, size))

@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 import sympy as sp
 
-from ...symbolic import Diag
+from ... import latex
+from ...symbolic import Diag, Factors, MaxOver, Norm, Paren, Partial
 
 # --------------------------------------------------------------------------
 # Notation: sizes, the cell's matrices as SymPy MatrixSymbols (their names are
@@ -31,22 +32,38 @@ n, m = sp.symbols("n m", integer=True, positive=True)
 K = sp.Symbol("K", integer=True, positive=True)
 t = sp.Symbol("t", integer=True, positive=True)
 
+s_step = sp.Symbol("s", integer=True, positive=True)  # an earlier step (the vanishing part)
+
+
+def at(base: str, time: Any, rows: Any, cols: Any = 1) -> sp.MatrixSymbol:
+    """``base[time]``, the time written as the homework writes it (``h[t-1]``, ``x[K]``)."""
+    return sp.MatrixSymbol(f"{base}[{time}]", rows, cols)
+
+
+def jacobian(num: sp.MatrixSymbol, den: sp.MatrixSymbol) -> sp.MatrixSymbol:
+    r"""The Jacobian ``\frac{\partial num}{\partial den}`` as a matrix symbol (numerator layout)."""
+    return sp.MatrixSymbol(latex.tex(Partial(num, den)), num.shape[0], den.shape[0])
+
+
 W_c = sp.MatrixSymbol("W_c", m, n)
 W_h = sp.MatrixSymbol("W_h", m, m)
 W_x = sp.MatrixSymbol("W_x", m, n)
-x_t = sp.MatrixSymbol("x[t]", n, 1)
-h_prev = sp.MatrixSymbol("h[t-1]", m, 1)
-c_t = sp.MatrixSymbol("c[t]", m, 1)
+x_t = at("x", "t", n)
+h_prev = at("h", "t-1", m)
+h_t = at("h", "t", m)
+c_t = at("c", "t", m)
 # g[t] = dl/dh[t], the TOTAL derivative, a 1 x m row vector (numerator layout).
-g_t = sp.MatrixSymbol("g[t]", 1, m)
-g_direct = sp.MatrixSymbol(r"\bar{g}[t-1]", 1, m)  # the direct term: l's own dependence on h[t-1]
-J_t = sp.MatrixSymbol(r"\frac{\partial h[t]}{\partial h[t-1]}", m, m)
-dc_symbol = sp.MatrixSymbol(r"\frac{\partial c[t]}{\partial h[t-1]}", m, m)
+g_t = at("g", "t", 1, m)
+g_direct = at(r"\bar{g}", "t-1", 1, m)  # the direct term: l's own dependence on h[t-1]
+J_t = jacobian(h_t, h_prev)
+dc_symbol = jacobian(c_t, h_prev)
+ell = sp.Symbol(r"\ell")
 
 # Entrywise objects (1-based indices): x[k], W_c[i, k], ..., v[i] = (W_x x[t])_i.
 i, j, a, b = sp.symbols("i j a b", integer=True, positive=True)
 k = sp.Symbol("k", integer=True)
 X, WC, WH, WX, HP, C, V, G = (sp.IndexedBase(s) for s in ("x", "W_c", "W_h", "W_x", "h", "c", "v", "g"))
+Z, H = sp.IndexedBase("z"), sp.IndexedBase("h_t")  # z_i (the sigmoid's argument) and h_i[t]: notation only
 RANGES = {i: m, j: m, a: m, b: n}  # the range 1..R of each free index
 
 s = sp.Symbol("s")
@@ -94,7 +111,12 @@ def preactivation(Wc: sp.Basic, x: sp.Basic, Wh: sp.Basic, h: sp.Basic) -> sp.Ma
 
 def state_update(c: sp.Basic, h: sp.Basic, Wx: sp.Basic, x: sp.Basic) -> sp.MatAdd:
     """``c (.) h[t-1] + (1 - c) (.) W_x x[t]``: equation (2)."""
-    return add(sp.HadamardProduct(c, h), input_term(c, Wx, x))
+    return add(carried(c, h), input_term(c, Wx, x))
+
+
+def carried(c: sp.Basic, h: sp.Basic) -> sp.HadamardProduct:
+    """``c (.) h[t-1]``: the share of the old state kept, equation (2)."""
+    return sp.HadamardProduct(c, h)
 
 
 def input_term(c: sp.Basic, Wx: sp.Basic, x: sp.Basic) -> sp.HadamardProduct:
@@ -125,6 +147,12 @@ def product_rule_form(c: sp.Basic, h: sp.Basic, Wx: sp.Basic, x: sp.Basic, dc: s
 def hadamard_rule_form(u: sp.Basic, v: sp.Basic, du: sp.Basic, dv: sp.Basic) -> sp.MatAdd:
     """``d(u (.) v)/dh = diag(u) dv/dh + diag(v) du/dh``: the product rule for entrywise products."""
     return add(mul(Diag(u), dv), mul(Diag(v), du))
+
+
+def hadamard_rule(u: sp.MatrixSymbol, v: sp.MatrixSymbol, h: sp.MatrixSymbol) -> sp.Eq:
+    """The product rule for entrywise products of ``u``, ``v`` with respect to ``h``, as an equation."""
+    rhs = hadamard_rule_form(u, v, jacobian(u, h), jacobian(v, h))
+    return sp.Eq(Partial(Paren(sp.HadamardProduct(u, v)), h), rhs, evaluate=False)
 
 
 def dl_dWx_term_form(g: sp.Basic, c: sp.Basic, x: sp.Basic) -> sp.MatMul:
@@ -165,6 +193,16 @@ def direct_entry_form(c: sp.Expr, delta: sp.Expr, x: sp.Expr) -> sp.Expr:
 def dl_entry_form(g: sp.Expr, c: sp.Expr, x: sp.Expr) -> sp.Expr:
     """``g_a (1 - c_a) x_b``: step t's share of dl/d(W_x)_ab."""
     return sp.Mul(g, 1 - c, x, evaluate=False)
+
+
+def drive_form(h: sp.Expr, v: sp.Expr) -> sp.Expr:
+    """``|h_i[t-1] - (W_x x[t])_i|``: the gap that scales the gate path, in reading order."""
+    return sp.Abs(sp.Add(h, -v, evaluate=False), evaluate=False)
+
+
+def gate_path_bound_form(slope_max: sp.Expr, h: sp.Expr, v: sp.Expr, index: sp.Symbol) -> sp.Expr:
+    """``max sigma' * max_i |h_i - v_i| * ||W_h||_2``: the bound on the gate path's spectral norm."""
+    return Factors(slope_max, MaxOver(drive_form(h, v), index), Norm(W_h))
 
 
 # --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """1.2.1: the template context and the answers.json entries, built once from the results.
 
-Printing only: formulas come from the derivation (or, for pieces of notation
-such as the gate path, from the same builders of :mod:`.forms`); numbers
-come from the experiment and from the verification's measures.
+Printing only: formulas come from the derivation (its answers and its
+:class:`~.derive.Statements`); numbers come from the experiment and from the
+verification's measures. The templates insert them and type no formula.
 """
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import sympy as sp
 
 from ... import latex
 from ...registry import Presentation, Verification
+from ...symbolic import DOTS, Gaussian, Listing, Paren
 from . import forms as F
 from .derive import GatedRnnDerivation
-from .experiment import (FIG_BURN_IN, FIG_DRAWS, FIG_QUOTE, FIG_SIZE, FIG_STEPS, SATURATED, GatedRnnEvidence,
-                         GrowthCurve)
-from .forms import HP, WC, WH, X, i, j, k, m
+from .experiment import (FIG_BURN_IN, FIG_DRAWS, FIG_QUOTE, FIG_SIZE, FIG_STEPS, SATURATED, WEIGHT_STD,
+                         GatedRnnEvidence, GrowthCurve)
+from .forms import HP, WC, WH, WX, C, G, V, X, a, b, i, j, k
 
 
 def tex(expr: Any) -> str:
@@ -47,14 +48,20 @@ def _curve_context(cv: GrowthCurve) -> dict[str, Any]:
     }
 
 
-def figure_context(curves: tuple[GrowthCurve, ...]) -> dict[str, Any]:
+def figure_context(d: GatedRnnDerivation, curves: tuple[GrowthCurve, ...]) -> dict[str, Any]:
     """The vanishing/exploding figure: its settings, coordinates and quoted numbers."""
     rows = [_curve_context(cv) for cv in curves]
     ymin = min(min(cv.norms) for cv in curves)
     ymax = max(max(cv.norms) for cv in curves)
+    gap = d.statements.gap
     return {
         "size": FIG_SIZE, "steps": FIG_STEPS, "burn_in": FIG_BURN_IN, "draws": FIG_DRAWS,
-        "quote": FIG_QUOTE, "saturated": f"{SATURATED:g}", "saturated_hi": f"{1 - SATURATED:g}",
+        "cell": tex(sp.Eq(F.n, sp.Eq(F.m, FIG_SIZE, evaluate=False), evaluate=False)),  # n = m = 32
+        "weights": tex(Gaussian(0, WEIGHT_STD ** 2)),
+        "gaps": tex(sp.Eq(gap, Listing(1, DOTS, FIG_STEPS), evaluate=False)),
+        "at_quote": tex(sp.Eq(gap, FIG_QUOTE, evaluate=False)),
+        "at_end": tex(sp.Eq(gap, FIG_STEPS, evaluate=False)),
+        "unsaturated": tex(sp.Interval.open(SATURATED, 1 - SATURATED)),
         "ymin": f"{10 ** np.floor(np.log10(ymin)):.0e}", "ymax": f"{10 ** (np.ceil(np.log10(ymax)) + 1):.0e}",
         "curves": rows, "small": rows[0], "large": rows[-1],
     }
@@ -69,7 +76,16 @@ def entry_context(d: GatedRnnDerivation) -> dict[str, str]:
                         sp.Symbol(r"(W_h)_{ij}"))
     z_sym = sp.Symbol(r"z_{i}")
     x_b = sp.Symbol(r"x_{b}[t]")
+    names = {C[i]: ci, HP[i]: hi, V[i]: vi, F.Z[i]: z_sym, F.H[i]: sp.Symbol(r"h_{i}[t]"),
+             WX[a, b]: sp.Symbol(r"(W_x)_{ab}"), G[i]: sp.Symbol(r"g_{i}[t]")}
+    st = d.statements
     return {
+        "gate_entry": tex(ew.gate.xreplace(names)),
+        "direct_lhs": tex(ew.direct_lhs.xreplace(names)),
+        "dl_lhs": tex(ew.dl_lhs.xreplace(names)),
+        # Built again from the renamed entries (xreplace would re-sort the as-built forms).
+        "drive": tex(F.drive_form(hi, vi)),
+        "gate_path_bound": tex(F.gate_path_bound_form(d.sigmoid_slope_max, hi, vi, i)),
         "z_def": latex.tex(ew.z.xreplace({WC[i, k]: sp.Symbol(r"(W_c)_{ik}"), WH[i, k]: sp.Symbol(r"(W_h)_{ik}"),
                                           X[k]: sp.Symbol(r"x_{k}[t]"), HP[k]: sp.Symbol(r"h_{k}[t-1]")})),
         "dz_dh": latex.tex(ew.dz_raw.xreplace({WH[i, j]: whij})),
@@ -85,17 +101,32 @@ def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
             verification: Verification) -> Presentation:
     d = derivation
     sh = d.shapes
-    sig_sym = sp.Symbol(r"\sigma(s)")
-    # The product rule for entrywise products (notation: u, v and their Jacobians).
-    u_vec, v_vec = sp.MatrixSymbol("u", m, 1), sp.MatrixSymbol("v", m, 1)
-    du, dv = (sp.MatrixSymbol(rf"\frac{{\partial {name}}}{{\partial h}}", m, m) for name in ("u", "v"))
+    st = d.statements
     context = {
-        "hadamard_rule_lhs": r"\frac{\partial (u \odot v)}{\partial h}",
-        "hadamard_rule": tex(F.hadamard_rule_form(u_vec, v_vec, du, dv)),
+        "inputs": tex(st.inputs),
+        "initial": tex(st.initial),
+        "gate_equation": {"lhs": tex(st.gate_equation.lhs), "rhs": tex(st.gate_equation.rhs)},
+        "state_equation": {"lhs": tex(st.state_equation.lhs), "rhs": tex(st.state_equation.rhs)},
+        "gate_space": tex(st.gate_space),
+        "gate_inf": latex.tex(st.gate_range.inf), "gate_sup": latex.tex(st.gate_range.sup),
+        "slope_saturated": latex.tex(st.slope_saturated),
+        "Wc_x": tex(st.gate_products[0]), "Wh_h": tex(st.gate_products[1]),
+        "input_map": tex(st.input_map),
+        "carried": tex(st.carried),
+        "let_in": tex(st.let_in),
+        "let_in_label": tex(Paren(st.let_in)),
+        "hadamard_rule": tex(st.hadamard_rule),
+        "g_definition": tex(st.g_definition),
+        "forward_steps": tex(st.forward_steps),
+        "backward_steps": tex(st.backward_steps),
+        "backward_start": tex(st.backward_start),
+        "unrolled": tex(st.unrolled),
+        "gap": tex(st.gap),
+        "growth": tex(st.growth),
+        "growth_slash": tex(st.growth_slash),
+        "growth_norm": tex(st.growth_norm),
+        "recurrent_norm": tex(st.recurrent_norm),
         "slope_max": latex.tex(d.sigmoid_slope_max),
-        # The derived slope bound, then the two norms it multiplies (notation only).
-        "gate_path_bound": latex.tex(d.sigmoid_slope_max)
-        + r"\, \max_i \left|h_i[t-1] - (W_x x[t])_i\right| \, \|W_h\|_2",
         "shape_Wc_x": latex.shape(sh["W_c x"]),
         "shape_Wh_h": latex.shape(sh["W_h h"]),
         "shape_c": latex.shape(sh["c"]),
@@ -112,13 +143,12 @@ def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
         "dims_Wc": latex.dims(F.W_c.shape),
         "dims_dc": latex.dims(sh["dc_dhprev"]),
         "dims_dl": latex.dims(sh["dl_dWx"]),
-        "dims_dl_swapped": latex.dims(tuple(reversed(sh["dl_dWx"]))),
-        "m": latex.tex(F.m), "n": latex.tex(F.n), "K": latex.tex(F.K),
+        "dims_dl_swapped": latex.dims(sh["dl_dWx^T"]),
+        "m": latex.tex(F.m), "n": latex.tex(F.n),
         "preactivation": tex(d.preactivation),
-        "state_update": tex(d.state_update),
         "sigmoid": latex.tex(d.sigmoid),
         "sigmoid_derivative": latex.tex(d.sigmoid_derivative),
-        "sigmoid_identity": tex(sp.Mul(sig_sym, 1 - sig_sym, evaluate=False)),
+        "sigmoid_identity": tex(st.sigmoid_identity),
         **entry_context(d),
         "dc_dhprev": tex(d.dc_dhprev),
         "dh_dhprev": tex(d.dh_dhprev),
@@ -130,11 +160,10 @@ def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
         "dl_dWx_term": tex(d.dl_dWx_term),
         "backward_step": tex(d.backward_step),
         "gate_factor": tex(d.gate_factor),
-        "gate_path": tex(d.gate_path),
         "gate_derivative": tex(d.gate_derivative),
         "input_term": tex(d.input_term),
         "double_count_gap": f"{100 * verification.measures['double_count_gap']:.0f}",
-        "fig": figure_context(evidence.curves),
+        "fig": figure_context(d, evidence.curves),
         "step": d.step,
     }
     answers = {

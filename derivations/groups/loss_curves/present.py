@@ -46,6 +46,8 @@ def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
     s, cfg, fixed = ev.measured, ev.settings, latex.fixed
     return {
         "classes": st.classes,
+        "classes_definition": latex.tex(st.classes_definition),
+        "cross_entropy": latex.tex(st.cross_entropy),
         "class_names": CLASS_NAMES[st.classes],
         "markers": n_markers(st.classes),
         "loss_def": latex.tex(st.loss_definition),
@@ -62,7 +64,8 @@ def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
         "seq_len": cfg.seq_len, "hidden": cfg.hidden, "batch": cfg.batch, "steps": cfg.steps,
         "optimizer": "SGD" if cfg.optimizer == "sgd" else "Adam",
         "lr": setting(cfg.lr), "fix_lr": setting(ev.fix_lr), "clip": setting(cfg.clip_norm),
-        "max_update": setting(ev.max_update),
+        "fix_lr_differs": setting(ev.fix_lr) != setting(cfg.lr),
+        "max_update_formula": latex.tex(st.update_bound), "max_update": setting(ev.max_update),
         "warmup": cfg.warmup_steps, "seed": cfg.seed,
         "data_file": DATA_FILE,
         "zoom_steps": max(cfg.steps // 4, 20),
