@@ -7,7 +7,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 TEX_PACKAGES ?= texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern poppler-utils
 
-.PHONY: help setup tex pdf handout student presets check test bench clean
+.PHONY: help setup tex pdf solutions handout student presets check test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ tex: ## install TeX Live from Debian packages if latexmk/pdflatex are missing
 
 pdf: setup ## build the answer key of VARIANT into OUT/hw2_theory.pdf
 	$(PY) -m derivations build --variant $(VARIANT) --out $(OUT)
+
+solutions: setup ## build the solutions to publish (no staff material) into OUT/solutions/hw2_theory_solutions.pdf
+	$(PY) -m derivations build --variant $(VARIANT) --out $(OUT)/solutions --audience students
 
 handout: setup ## build the student handout (questions only) of VARIANT into OUT/handout
 	$(PY) -m derivations build --variant $(VARIANT) --out $(OUT)/handout --handout

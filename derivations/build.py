@@ -29,7 +29,7 @@ import numpy as np
 
 from . import __version__, latex, render, verify
 from . import registry as registry_mod
-from .errors import DerivationError, ToolError, VariantError, VerificationError
+from .errors import DerivationError, OutputError, ToolError, VariantError, VerificationError
 from .registry import Presentation, QuestionGroup, Registry, Verification
 from .variant import Variant
 
@@ -38,6 +38,39 @@ from .variant import Variant
 # output folder, which a failed build must leave untouched.
 CACHE_DIR = Path(os.environ.get("HW2_CACHE", Path("build") / ".cache"))
 OUTPUTS = ("hw2_theory.pdf", "hw2_theory.tex", "answers.json", "verification.npz")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a document is for: what it shows, its title and its file names.
+
+    ``staff``: the full key (solutions, grading material, verification table,
+    answers.json and verification.npz); ``students``: the solutions to publish
+    (questions and worked solutions, no staff material); ``handout``: the
+    questions only.
+    """
+
+    name: str
+    stem: str  # file name of the .tex/.pdf without suffix
+    title_field: str  # the [document] key holding its title
+    running_head: str
+    solutions: bool
+    staff: bool
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        own = (f"{self.stem}.pdf", f"{self.stem}.tex")
+        return own + (("answers.json", "verification.npz") if self.staff else ())
+
+
+AUDIENCES = {
+    "staff": Audience("staff", "hw2_theory", "title", "Answer key", True, True),
+    "students": Audience("students", "hw2_theory_solutions", "solutions_title", "Solutions", True, False),
+    "handout": Audience("handout", "hw2_theory_handout", "handout_title", "Problem set", False, False),
+}
+# Files that give answers away: a handout is never written into a folder holding one.
+ANSWER_FILES = ("answers.json", "verification.npz", "hw2_theory.pdf", "hw2_theory.tex",
+                "hw2_theory_solutions.pdf", "hw2_theory_solutions.tex")
 ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
 
 
@@ -181,8 +214,8 @@ def check_rows(checks: list[verify.Check]) -> list[dict[str, str]]:
             "id": c.id,
             "quantity": c.label,
             "shape": "$" + latex.dims(c.shape) + "$" if c.shape not in ((), (1,)) else "scalar",
-            "method": latex.escape(c.method) if "$" not in c.method else c.method,
-            "detail": latex.escape(c.detail),
+            "method": latex.prose(c.method),
+            "detail": latex.prose(c.detail),
             "error": ("0 (identical)" if c.max_error == 0 else f"{int(c.max_error)} entries")
             if exact else "$" + latex.sci(c.max_error) + "$",
             "tolerance": "exact" if exact else "$" + latex.sci(c.tolerance) + "$",
@@ -191,15 +224,27 @@ def check_rows(checks: list[verify.Check]) -> list[dict[str, str]]:
     return rows
 
 
-def document_context(outcome: Outcome, *, key: bool = True) -> dict[str, Any]:
+def audience_of(audience: str | Audience | bool) -> Audience:
+    """An :class:`Audience` from its name (``True``/``False``: staff key/handout, as before)."""
+    if isinstance(audience, Audience):
+        return audience
+    if isinstance(audience, bool):
+        return AUDIENCES["staff" if audience else "handout"]
+    return AUDIENCES[audience]
+
+
+def document_context(outcome: Outcome, *, key: bool | str | Audience = True) -> dict[str, Any]:
     variant = outcome.variant
     doc = variant.document
+    aud = audience_of(key)
     sections = outline(variant, outcome.registry)
     checks = outcome.checks
     ctx: dict[str, Any] = {
-        "title": doc.title, "course": doc.course, "term": doc.term, "student": doc.student,
+        "title": getattr(doc, aud.title_field), "course": doc.course, "term": doc.term, "student": doc.student,
         "variant_name": variant.name, "variant_source": variant.source, "seed": variant.seed,
-        "version": __version__, "key": key,
+        "version": __version__, "key": aud.solutions, "staff": aud.staff, "audience": aud.name,
+        "running_head": aud.running_head,
+        "answer_space": f"{doc.answer_space:g}" if doc.answer_space and not aud.solutions else "",
         "sections": sections,
         "total_points": sum(s["points"] for s in sections),
         "checks": check_rows(checks),
@@ -231,21 +276,35 @@ def arrays(outcome: Outcome) -> dict[str, np.ndarray]:
     return out
 
 
-def files(outcome: Outcome) -> dict[str, str]:
+def files(outcome: Outcome, *, handout: bool = False) -> dict[str, str]:
+    """The groups' extra files (plot data); a handout gets each group's handout files."""
     out: dict[str, str] = {}
     for result in outcome.groups.values():
-        out.update(result.presentation.files)
+        p = result.presentation
+        out.update(p.handout_files if handout and p.handout_files is not None else p.files)
     return out
 
 
-def source(outcome: Outcome, *, key: bool = True) -> str:
+def source(outcome: Outcome, *, key: bool | str | Audience = True) -> str:
     """The document's LaTeX source."""
     return render.render(document_context(outcome, key=key), outcome.registry.template_dirs())
 
 
-def build(variant: Variant, out_dir: Path, *, key: bool = True, registry: Registry | None = None,
+def check_output_folder(out_dir: Path, audience: str | Audience | bool) -> None:
+    """A handout never shares a folder with answers: refuse before any work."""
+    aud = audience_of(audience)
+    if aud.name != "handout" or not out_dir.is_dir():
+        return
+    found = [name for name in ANSWER_FILES if (out_dir / name).exists()]
+    if found:
+        raise OutputError(f"{out_dir}: holds {', '.join(found)}; a handout is never written beside answers "
+                          "(choose another --out)")
+
+
+def build(variant: Variant, out_dir: Path, *, key: bool | str | Audience = True, registry: Registry | None = None,
           cache_dir: Path | None = None) -> BuildReport:
-    """Derive, verify and render ``variant`` into ``out_dir`` (all or nothing)."""
+    """Derive, verify and render ``variant`` for an audience into ``out_dir`` (all or nothing)."""
+    check_output_folder(out_dir, key)
     registry = registry or registry_mod.default()
     cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     t0 = time.perf_counter()
@@ -258,22 +317,27 @@ def build(variant: Variant, out_dir: Path, *, key: bool = True, registry: Regist
     return report
 
 
-def write(outcome: Outcome, out_dir: Path, *, key: bool = True) -> BuildReport:
-    """Render and compile a ready outcome, then move the outputs into ``out_dir`` (all or nothing).
+def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True) -> BuildReport:
+    """Render and compile a ready outcome for an audience, then move the outputs into ``out_dir``.
 
-    ``key=False`` is the student handout: questions only, no answers.json or
-    verification.npz.
+    All or nothing: the files are made in a scratch folder and moved into
+    place only when LaTeX succeeded. ``key`` is the audience (``"staff"``,
+    ``"students"``, ``"handout"``; ``True``/``False`` mean staff/handout).
+    Only the staff key carries answers.json and verification.npz.
     """
+    aud = audience_of(key)
+    check_output_folder(out_dir, aud)
     t0 = time.perf_counter()
-    text = source(outcome, key=key)
+    text = source(outcome, key=aud)
     # Everything is written to a scratch folder first; a LaTeX failure leaves
     # it (and its log) behind for inspection and the output folder untouched.
     scratch = Path(tempfile.mkdtemp(prefix="hw2-build-"))
-    tex = scratch / "hw2_theory.tex"
+    tex = scratch / f"{aud.stem}.tex"
     tex.write_text(text, "utf-8")
-    (scratch / "answers.json").write_text(json.dumps(answers(outcome), indent=2) + "\n", "utf-8")
-    np.savez(scratch / "verification.npz", **arrays(outcome))
-    extra = files(outcome)
+    if aud.staff:
+        (scratch / "answers.json").write_text(json.dumps(answers(outcome), indent=2) + "\n", "utf-8")
+        np.savez(scratch / "verification.npz", **arrays(outcome))
+    extra = files(outcome, handout=aud.name == "handout")
     for name, content in extra.items():
         (scratch / name).write_text(content, "utf-8")
     t1 = time.perf_counter()
@@ -281,7 +345,7 @@ def write(outcome: Outcome, out_dir: Path, *, key: bool = True) -> BuildReport:
     t2 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    names = tuple(n for n in OUTPUTS if key or n.endswith((".pdf", ".tex"))) + tuple(extra)
+    names = aud.outputs + tuple(extra)
     for name in names:
         shutil.copyfile(scratch / name, out_dir / (name + ".part"))
     for name in names:

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import build as build_mod
 from . import student
 from . import variant as variant_mod
-from .errors import DerivationError, ToolError, VariantError, VerificationError
+from .errors import DerivationError, OutputError, ToolError, VariantError, VerificationError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--variant", default=variant_mod.DEFAULT_PRESET,
                    help="preset name (%s) or path to a .toml file" % ", ".join(variant_mod.presets()))
     b.add_argument("--out", default="build", type=Path, help="output folder (default: build)")
+    b.add_argument("--audience", choices=("staff", "students"), default="staff",
+                   help="staff: the full key with grading material and the verification table (default); "
+                        "students: the solutions to publish")
     b.add_argument("--handout", action="store_true", help="questions only, no solutions (student handout)")
     b.add_argument("--student", help="redraw the numbers of VARIANT for this student (reproducible)")
     c = sub.add_parser("check", help="validate a variant and run every verification, write nothing")
@@ -58,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
             outcome = build_mod.run(variant)
             print(f"{variant.name}: {len(outcome.checks)} checks passed")
             return 0
-        report = build_mod.build(variant, args.out, key=not args.handout)
+        report = build_mod.build(variant, args.out, key="handout" if args.handout else args.audience)
     except VariantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (VerificationError, ToolError, DerivationError) as exc:
+    except (VerificationError, ToolError, DerivationError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     wide = [w for w in report.overfull if w > render_limit()]

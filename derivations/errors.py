@@ -38,5 +38,9 @@ class DerivationError(RuntimeError):
     groups clash; the message names the group and the step on one line."""
 
 
+class OutputError(RuntimeError):
+    """The output folder cannot take the outputs (e.g. a handout beside answers); checked before any work."""
+
+
 class ToolError(RuntimeError):
     """An external tool (latexmk) failed; the message says which and where the log is."""

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 import sympy as sp
 from pylatex.utils import escape_latex
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import precedence_traditional
 
 from .symbolic import DOTS
 
@@ -25,6 +26,18 @@ def escape(text: str) -> str:
     already free of control characters (the loader refuses them).
     """
     return str(escape_latex(str(text)))
+
+
+def prose(text: str) -> str:
+    """Program-written text with inline math: the parts between ``$`` signs stay LaTeX, the rest is escaped.
+
+    Only for strings the generator writes itself (check labels and details);
+    user text goes through :func:`escape`.
+    """
+    parts = str(text).split("$")
+    if len(parts) % 2 == 0:
+        raise ValueError(f"unbalanced $ in {text!r}")
+    return "".join(escape(p) if i % 2 == 0 else f"${p}$" for i, p in enumerate(parts))
 
 
 class HomeworkPrinter(LatexPrinter):
@@ -154,6 +167,14 @@ class HomeworkPrinter(LatexPrinter):
     def _print_CartesianPower(self, expr: Any) -> str:
         base, power = (self._print(a) for a in expr.args)
         return f"{base}^{{{power}}}"
+
+    def _print_Transpose(self, expr: Any) -> str:
+        r"""``A^\top``: the transpose never reads as the time index ``T``."""
+        mat = expr.arg
+        if isinstance(mat, sp.MatrixExpr) and not isinstance(mat, sp.MatrixSymbol):
+            return rf"\left({self._print(mat)}\right)^{{\top}}"
+        base = self.parenthesize(mat, precedence_traditional(expr), True)
+        return rf"\left({base}\right)^{{\top}}" if "^" in base else rf"{base}^{{\top}}"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: Any = None) -> str:
         i, j = (self._print(a) for a in expr.args)

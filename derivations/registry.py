@@ -81,6 +81,8 @@ class Presentation:
     context: Mapping[str, Any]
     answers: Mapping[str, Any]
     files: Mapping[str, str] = field(default_factory=dict)
+    # What a handout gets instead of ``files`` (None: the same files); it must not give answers away.
+    handout_files: Mapping[str, str] | None = None
 
 
 Constraint = Callable[[Any], "tuple[str, Any, str] | None"]

@@ -48,10 +48,15 @@ class Meta:
 class Document:
     """The ``[document]`` table: the title block."""
 
-    title: str = param("str", rule=Text(), doc="the document's title")
+    title: str = param("str", rule=Text(), doc="the title of the staff key (--audience staff, the default)")
     course: str = param("str", rule=Text(), doc="course name, in the title block and the running head")
     term: str = param("str", rule=Text(), doc="term, in the title block and the running head")
+    solutions_title: str = param("str", "Homework 2, Theory: Solutions", Text(),
+                                 doc="the title of the published solutions (--audience students)")
+    handout_title: str = param("str", "Homework 2, Theory", Text(), doc="the title of the student handout (--handout)")
     student: str = param("str", "", Text(), doc="a student's name printed under the title (empty: none)")
+    answer_space: float = param("float", 0.0, Range(0.0, 20.0),
+                                doc="blank space in cm left after each question of a handout for the answer")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ the CLI itself is called in-process.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -22,9 +23,10 @@ def test_key_and_handout_have_their_files_and_fit_the_margins(compiled, preset):
     key, key_report = compiled[(preset, "key")]
     handout, handout_report = compiled[(preset, "handout")]
     assert sorted(p.name for p in key.iterdir()) == sorted(build.OUTPUTS + ("loss_curves.dat",))
-    assert sorted(p.name for p in handout.iterdir()) == ["hw2_theory.pdf", "hw2_theory.tex", "loss_curves.dat"]
-    for folder, report in ((key, key_report), (handout, handout_report)):
-        assert (folder / "hw2_theory.pdf").read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in handout.iterdir()) == ["hw2_theory_handout.pdf", "hw2_theory_handout.tex",
+                                                         "loss_curves.dat"]
+    for report in (key_report, handout_report):
+        assert report.files[0].suffix == ".pdf" and report.files[0].read_bytes().startswith(b"%PDF")
         assert all(w <= render.OVERFULL_LIMIT_PT for w in report.overfull), report.overfull
 
 
@@ -149,3 +151,73 @@ def test_latex_failure_is_a_tool_error(tmp_path):
     bad.write_text(r"\documentclass{article}\begin{document}\undefinedmacro\end{document}")
     with pytest.raises(ToolError, match="LaTeX failed on bad.tex"):
         render.compile_pdf(bad)
+
+
+@pytest.mark.latex
+@pytest.mark.parametrize("preset", ["fall2025", "fall2024"])
+def test_handout_gives_no_answer_away(compiled, preset):
+    """No boxed answer of the key appears in the handout or its files; the handout never calls itself a key."""
+    key_tex = (compiled[(preset, "key")][0] / "hw2_theory.tex").read_text("utf-8")
+    boxed = _boxed(key_tex)
+    assert len(boxed) >= 15
+    folder = compiled[(preset, "handout")][0]
+    texts = {p.name: p.read_text("utf-8") for p in folder.iterdir() if p.suffix in (".tex", ".dat")}
+    for name, text in texts.items():
+        # A formula anywhere gives it away; a short answer (a number such as 6) counts where it is boxed.
+        leaks = [b for b in boxed if (b in text if len(b) >= 4 else rf"\boxed{{{b}}}" in text)]
+        assert leaks == [], (name, leaks)
+    pdf_text = subprocess.run(["pdftotext", str(folder / "hw2_theory_handout.pdf"), "-"], capture_output=True,
+                              text=True, check=True).stdout
+    assert "key" not in pdf_text.lower() and "solution" not in pdf_text.lower()
+
+
+def _boxed(tex: str) -> list[str]:
+    """The contents of every \\boxed{...} (balanced braces)."""
+    out, start = [], 0
+    while (i := tex.find(r"\boxed{", start)) >= 0:
+        depth, j = 0, i + len(r"\boxed")
+        for j in range(j, len(tex)):
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            if depth == 0:
+                break
+        out.append(tex[i + len(r"\boxed{"): j].strip())
+        start = j
+    return out
+
+
+def test_handout_is_refused_beside_answers(tmp_path, capsys):
+    (tmp_path / "answers.json").write_text("{}")
+    assert cli.main(["build", "--handout", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds answers.json; a handout is never written beside answers" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]
+
+
+def test_each_audience_has_its_title_and_content(outcomes):
+    outcome = outcomes["fall2025"]
+    staff, students, handout = (build.source(outcome, key=a) for a in ("staff", "students", "handout"))
+    assert r"Homework 2, Theory: Answer Key" in staff and r"\section*{Verification}" in staff
+    assert "Homework 2, Theory: Solutions" in students and r"\begin{solution}" in students
+    for text in (students, handout):
+        assert "Verification" not in text and "SymPy" not in text and "Answer Key" not in text
+    assert r"\begin{solution}" not in handout and "Homework 2, Theory}" in handout
+    assert "Part 2, the\n   implementation notebooks, is not covered" in staff
+
+
+def test_answer_space_is_left_in_the_handout_only(outcomes):
+    outcome = outcomes["fall2025"]
+    v = variant.parse(BASE.replace("[document]", "[document]\nanswer_space = 4.5", 1), "space.toml")
+    spaced = build.Outcome(v, outcome.registry, outcome.groups)
+    assert build.source(spaced, key="handout").count(r"\vspace{4.5cm}") == len(v.questions)
+    assert r"\vspace{4.5cm}" not in build.source(spaced, key="staff")
+
+
+def test_verification_table_writes_math_as_math(outcomes):
+    """Outside $...$ the table's method and detail cells hold words, never formulas such as l = sum u[t]^T h[t]."""
+    import re
+
+    for outcome in outcomes.values():
+        for check in outcome.checks:
+            for text in (check.method, check.detail):
+                words = "".join(text.split("$")[0::2])
+                assert not re.search(r"[=^_\\]|\bsum\b|\[t", words), (check.id, text)

@@ -97,3 +97,21 @@ def test_recurrent_notations():
     assert latex.tex(Gaussian(0, a ** 2 / m)) == r"\mathcal{N}(0, a^{2} / m)"
     assert latex.tex(CartesianPower(sp.Interval.open(0, 1), m)) == r"\left(0, 1\right)^{m}"
     assert (latex.cardinal(3), latex.cardinal(12)) == ("three", "12")
+
+
+def test_transpose_is_top_not_T():
+    g, x = sp.MatrixSymbol("g", 1, 3), sp.MatrixSymbol("x", 3, 1)
+    assert latex.tex(sp.Transpose(g) * sp.Transpose(x)) == r"g^{\top} x^{\top}"
+    assert latex.tex(sp.Transpose(x * g)) == r"\left(x g\right)^{\top}"
+
+
+def test_no_transpose_written_as_T_in_any_document(outcomes):
+    """``^T`` / ``^{T}`` as a transpose would read as the time index T: every document uses ``^\\top``."""
+    import re
+
+    from derivations import build
+
+    for outcome in outcomes.values():
+        for audience in ("staff", "students", "handout"):
+            tex = build.source(outcome, key=audience)
+            assert re.findall(r"\^\{?T\}?(?![_a-zA-Z{])", tex) == [], audience

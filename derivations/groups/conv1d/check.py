@@ -93,7 +93,7 @@ def numeric_checks(d: Any, inst: dict[str, np.ndarray], values: dict[str, np.nda
                    seed: int) -> list[verify_mod.Check]:
     xv, Wv, gv = inst["x"], inst["W"], inst["g"]
     prm = d.params
-    detail = f"C={prm.channels}, L={prm.length}, seed {seed}"
+    detail = f"$C = {prm.channels}$, $L = {prm.length}$, seed {seed}"
     return [
         verify_mod.agreement("conv1d.f", r"$f_W(x)$ (i)", values["f"], reference_forward(prm, xv, Wv),
                              "sliding-window sum", detail=detail),
@@ -117,7 +117,7 @@ def chain_rule_check(d: Any) -> verify_mod.Check:
     closed = sp.Matrix(C, K, lambda r, q: chain.subs({c: r + 1, m: q + 1}))
     brute = sp.Matrix(C, K, lambda r, q: d.dl_dW_explicit.subs({c: r + 1, m: q + 1}))
     return verify_mod.exact("conv1d.dl_dW", r"$\partial \ell/\partial W$: chain rule (iv)", closed, brute,
-                            detail=r"sum over p vs. diff of the loss", shape=d.shapes["dl_dW"], case="chain-rule")
+                            detail=r"sum over $p$ vs. diff of the loss", shape=d.shapes["dl_dW"], case="chain-rule")
 
 
 def zero_padding(expr: sp.Expr, length: int) -> sp.Expr:
@@ -142,7 +142,7 @@ def exact_checks(d: Any) -> list[verify_mod.Check]:
     # faster than with respect to an Indexed; the renaming is the same on both sides.
     plain = {e: sp.Symbol(f"{e.base}_{'_'.join(map(str, e.indices))}") for e in w_vars + x_vars}
     f, closed_W, closed_x = (mat.xreplace(plain) for mat in (f, closed_W, closed_x))
-    detail = f"C={C}, L={L}, all entries"
+    detail = f"$C = {C}$, $L = {L}$, all entries"
     return [
         verify_mod.exact("conv1d.df_dW", r"$\partial f_W(x)/\partial W$ (ii)", closed_W,
                          f.jacobian([plain[e] for e in w_vars]), detail=detail, shape=d.shapes["df_dW"]),

@@ -25,4 +25,4 @@ def check(derivation: Any, evidence: Any, seed: int) -> Verification:
         worst = max(worst, abs(int(f_h(n, k, pad, s, d)) - count_positions(n, k, s, pad, d)))
     return Verification((Check("conv_general.output_shape", r"$F \times H_{\mathrm{out}} \times W_{\mathrm{out}}$ (b)",
                                (3,), "count of kernel positions", float(worst), 0.5,
-                               f"{TRIALS} random (H, K, P, S, D)"),))
+                               f"{TRIALS} random $(H, K, P, S, D)$"),))

@@ -29,7 +29,8 @@ EXACT_SIZES = ((2, 2), (1, 3))
 EXACT_DL_SIZE = (1, 2)  # (n, m) of the exact dl/dW_x check over K = 2 steps
 EXACT_DL_STEPS = 2
 OUTER_SIZE = (2, 3)  # (n, m) of the check that the outer-product form is the boxed one
-SHAPE_DETAIL = "symbolic n, m: MatrixSymbol shapes"
+SHAPE_DETAIL = "symbolic $n$, $m$: MatrixSymbol shapes"
+LOSS_DETAIL = r"$\ell = \sum_t u[t]^\top h[t]$"
 
 
 def shape_checks(d: GatedRnnDerivation) -> list[Check]:
@@ -66,7 +67,8 @@ def numeric_checks(d: GatedRnnDerivation, seed: int) -> tuple[list[Check], dict[
     r = d.step
     values = closed_values(prm, r, inst)
     hs, _ = forward(xs, Wc, Wh, Wx)
-    detail = f"n={prm.n}, m={prm.m}, K={prm.steps}, t={r}, seed {seed}"
+    sizes = f"$n = {prm.n}$, $m = {prm.m}$, $K = {prm.steps}$"
+    detail = f"{sizes}, $t = {r}$, seed {seed}"
     checks = [
         verify_mod.finite_difference("gated_rnn.dc_dhprev", DC_LABEL,
                                      lambda hp: step(xs[r - 1], hp, Wc, Wh, Wx)[0], hs[r - 1],
@@ -77,10 +79,9 @@ def numeric_checks(d: GatedRnnDerivation, seed: int) -> tuple[list[Check], dict[
         # g[t] is a 1 x m row: the loss is wrapped as a length-1 output.
         verify_mod.finite_difference("gated_rnn.g", r"total $g[t] = \partial \ell/\partial h[t]$ (backward recursion)",
                                      lambda hv: np.array([loss_from_state(xs, Wc, Wh, Wx, us, r, hv)]), hs[r],
-                                     values["g"][r - 1].reshape(1, -1), detail=detail + r", l = sum u[t]^T h[t]"),
+                                     values["g"][r - 1].reshape(1, -1), detail=f"{detail}, {LOSS_DETAIL}"),
         verify_mod.finite_difference("gated_rnn.dl_dWx", DL_LABEL, lambda w: loss(xs, Wc, Wh, w, us), Wx,
-                                     values["dl_dWx"], detail=f"n={prm.n}, m={prm.m}, K={prm.steps}, seed {seed}, "
-                                                              + r"l = sum u[t]^T h[t]"),
+                                     values["dl_dWx"], detail=f"{sizes}, seed {seed}, {LOSS_DETAIL}"),
     ]
     arrays = {
         "gated_rnn.x": xs, "gated_rnn.Wc": Wc, "gated_rnn.Wh": Wh, "gated_rnn.Wx": Wx, "gated_rnn.u": us,

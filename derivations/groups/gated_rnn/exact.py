@@ -23,7 +23,7 @@ from . import forms as F
 from .derive import GUARDS, GatedRnnDerivation
 from .forms import C, G, HP, V, WH, X, a, b, i, j, m, n
 
-GENERAL_DETAIL = "symbolic n, m: general entry vs. diff of the sums"
+GENERAL_DETAIL = "symbolic $n$, $m$: general entry vs. diff of the sums"
 DC_LABEL = r"$\partial c[t]/\partial h[t-1]$"
 DH_LABEL = r"$\partial h[t]/\partial h[t-1]$"
 DL_LABEL = r"$\partial \ell/\partial W_x$"
@@ -124,7 +124,7 @@ def exact_step_checks(d: GatedRnnDerivation, N: int, M: int, which: tuple[str, .
     e = F.explicit_cell(N, M)
     c, h_new = F.explicit_step(e["Wc"], e["Wh"], e["Wx"], e["x"], e["h"])
     values = {F.c_t: c, F.h_prev: e["h"], F.x_t: e["x"], F.W_x: e["Wx"], F.W_h: e["Wh"]}
-    detail, case, sub = f"n={N}, m={M}, all entries", f"n{N}m{M}", {n: N, m: M}
+    detail, case, sub = f"$n = {N}$, $m = {M}$, all entries", f"n{N}m{M}", {n: N, m: M}
     out = []
     if "dc" in which:
         out.append(exact_zero("gated_rnn.dc_dhprev", DC_LABEL, F.explicit(d.dc_dhprev, values, N, M),
@@ -173,7 +173,7 @@ def exact_dl_check(d: GatedRnnDerivation, N: int, M: int, steps: int) -> verify_
     for g, c, x in zip(gs, cs, xs):
         closed += F.explicit(d.dl_dWx_term, {F.g_t: g, F.c_t: c, F.x_t: x}, N, M)
     return exact_zero("gated_rnn.dl_dWx", DL_LABEL, closed, brute, shape=(M, N), case=f"n{N}m{M}K{steps}",
-                      detail=f"n={N}, m={M}, K={steps}, l = sum u[t]^T h[t]")
+                      detail=f"$n = {N}$, $m = {M}$, $K = {steps}$, " + r"$\ell = \sum_t u[t]^\top h[t]$")
 
 
 def outer_form_check(d: GatedRnnDerivation, N: int, M: int) -> verify_mod.Check:
@@ -184,4 +184,4 @@ def outer_form_check(d: GatedRnnDerivation, N: int, M: int) -> verify_mod.Check:
     values = {F.g_t: g, F.c_t: c, F.x_t: x}
     return exact_zero("gated_rnn.dl_dWx_outer", DL_LABEL + ", outer-product form of one step",
                       F.explicit(d.dl_dWx_outer.function, values, N, M), F.explicit(d.dl_dWx_term, values, N, M),
-                      shape=(M, N), detail=f"n={N}, m={M}: against the boxed form, symbolic g[t], c[t], x[t]")
+                      shape=(M, N), detail=f"$n = {N}$, $m = {M}$: against the boxed form, symbolic $g[t]$, $c[t]$, $x[t]$")
