@@ -169,9 +169,24 @@ def run(variant: Variant, registry: Registry | None = None, cache_dir: Path | No
     return present_all(variant, derived, check_all(variant, derived, registry), registry)
 
 
+def _points(entry: dict[str, Any], stated: int | None) -> None:
+    """``points``: what the heading shows (the edition's stated points, else the sum);
+    ``mismatch``: the edition states a total its sub-questions do not add up to."""
+    entry["sum"] = entry["points"]
+    entry["stated"] = stated
+    entry["points"] = entry["sum"] if stated is None else stated
+    entry["mismatch"] = stated is not None and stated != entry["sum"]
+
+
 def outline(variant: Variant, registry: Registry | None = None) -> list[dict[str, Any]]:
-    """Sections, lettered parts and roman sub-parts of the asked questions, with points."""
+    """Sections, lettered parts and roman sub-parts of the asked questions, with points.
+
+    Headings show the points the edition states (``[stated_points]``) where it
+    states them; ``sum`` and ``mismatch`` tell the staff note where those differ
+    from the sum of the sub-questions.
+    """
     registry = registry or registry_mod.default()
+    stated = variant.stated_points
     sections: list[dict[str, Any]] = []
     for q in variant.questions:
         group, spec = registry.owner(q.id), registry.question(q.id)
@@ -180,7 +195,8 @@ def outline(variant: Variant, registry: Registry | None = None) -> list[dict[str
                              "template": f"sections/{group.section}.tex.j2"})
         sec = sections[-1]
         sec["points"] += q.points
-        item = {"id": q.id, "points": q.points, "template": f"questions/{q.id}.tex.j2"}
+        item = {"id": q.id, "points": q.points, "options": list(q.options),
+                "template": f"questions/{q.id}.tex.j2"}
         parts = sec["parts"]
         if spec.part_of:
             if not parts or parts[-1].get("group") != spec.part_of:
@@ -195,13 +211,22 @@ def outline(variant: Variant, registry: Registry | None = None) -> list[dict[str
     for sec in sections:
         for i, part in enumerate(sec["parts"]):
             part["label"] = chr(ord("a") + i)
+            if "subparts" in part:
+                _points(part, stated.get(part["id"]))
+            else:
+                part["mismatch"] = False
     # Sub-sections under a common heading (1.2.1 and 1.2.2 under 1.2): the
     # first of them carries the heading, with the points of all of them.
     for sec in sections:
         siblings = [s for s in sections if sec["parent"] and s["parent"] == sec["parent"]]
         first = bool(siblings) and siblings[0] is sec
-        sec["heading"] = {"template": f"sections/{sec['parent']}.tex.j2",
-                          "points": sum(s["points"] for s in siblings)} if first else None
+        sec["heading"] = None
+        if first:
+            sec["heading"] = {"id": sec["parent"], "template": f"sections/{sec['parent']}.tex.j2",
+                              "points": sum(s["points"] for s in siblings)}
+            _points(sec["heading"], stated.get(sec["parent"]))
+    for sec in sections:
+        _points(sec, stated.get(sec["id"]))
     return sections
 
 
@@ -246,7 +271,7 @@ def document_context(outcome: Outcome, *, key: bool | str | Audience = True) -> 
         "running_head": aud.running_head,
         "answer_space": f"{doc.answer_space:g}" if doc.answer_space and not aud.solutions else "",
         "sections": sections,
-        "total_points": sum(s["points"] for s in sections),
+        "total_points": sum(q.points for q in variant.questions),
         "checks": check_rows(checks),
         "checks_passed": sum(c.passed for c in checks),
         "checks_total": len(checks),

@@ -57,12 +57,17 @@ class QuestionSpec:
         part_of: sub-questions with the same ``part_of`` form one lettered part
             with roman-numbered items; its lead-in is ``questions/<part_of>.tex.j2``.
         alternative_to: an edition asks this question or that one, never both.
+        options: optional clauses of the statement an edition may ask, as
+            ``(name, what it adds)`` pairs; a variant lists the ones it asks
+            (``id = { points = 4, ask = ["name"] }``) and the template states
+            exactly those.
     """
 
     id: str
     title: str
     part_of: str | None = None
     alternative_to: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,12 +176,21 @@ class Registry:
     def question(self, qid: str) -> QuestionSpec:
         return next(q for q in self.catalogue if q.id == qid)
 
+    def point_keys(self) -> tuple[str, ...]:
+        """What a variant may state points for: sections, their common headings and lettered parts."""
+        keys: list[str] = []
+        for g in self.groups:
+            for key in (g.section, g.parent, *(q.part_of for q in g.questions)):
+                if key and key not in keys:
+                    keys.append(key)
+        return tuple(keys)
+
     def template_dirs(self) -> list[Path]:
         return [g.template_dir for g in self.groups]
 
 
 # Variant tables that are not groups.
-RESERVED = ("variant", "document", "questions")
+RESERVED = ("variant", "document", "questions", "stated_points")
 
 # The homework's groups, in its order: one line adds a group.
 GROUP_MODULES: tuple[str, ...] = (

@@ -61,10 +61,11 @@ class Document:
 
 @dataclass(frozen=True)
 class Question:
-    """One asked sub-question: its catalogue id and its points."""
+    """One asked sub-question: its catalogue id, its points and the optional clauses asked."""
 
     id: str
     points: int
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Variant:
     document: Document
     params: Mapping[str, Any]
     questions: tuple[Question, ...]
+    # Points the edition states for a section, heading or lettered part (may differ from the sum).
+    stated_points: Mapping[str, int] = dataclasses.field(default_factory=dict)
     text: str = dataclasses.field(default="", compare=False)  # the file as read (comments kept)
 
     def __getattr__(self, name: str) -> Any:
@@ -105,13 +108,23 @@ def _questions(file: str, raw: Mapping[str, Any], registry: Registry) -> tuple[Q
         raise VariantError(file, "[questions]", table, "allowed: a table of sub-question id = points")
     ids = registry.question_ids
     questions = []
-    for qid, points in table.items():
+    for qid, value in table.items():
         key = f"questions.{qid}"
         if qid not in ids:
-            raise VariantError(file, key, points, "unknown sub-question; allowed: " + ", ".join(ids))
+            raise VariantError(file, key, value, "unknown sub-question; allowed: " + ", ".join(ids))
+        allowed = [name for name, _ in registry.question(qid).options]
+        points, options = value, ()
+        if isinstance(value, dict):
+            extra = sorted(set(value) - {"points", "ask"})
+            if extra or "points" not in value:
+                raise VariantError(file, key, value, "allowed: points, or { points = N, ask = [...] }")
+            points, options = value["points"], value.get("ask", [])
+            if not isinstance(options, list) or any(o not in allowed for o in options):
+                raise VariantError(file, f"{key}.ask", options, "allowed: a list of "
+                                   + (", ".join(map(repr, allowed)) if allowed else "nothing (no options)"))
         if not isinstance(points, int) or isinstance(points, bool) or not 0 <= points <= 100:
             raise VariantError(file, key, points, "allowed: points as an integer 0..100")
-        questions.append(Question(qid, points))
+        questions.append(Question(qid, points, tuple(options)))
     order = {qid: i for i, qid in enumerate(ids)}
     asked = [q.id for q in questions]
     if asked != sorted(asked, key=order.__getitem__):
@@ -122,6 +135,19 @@ def _questions(file: str, raw: Mapping[str, Any], registry: Registry) -> tuple[Q
             raise VariantError(file, f"questions.{spec.id}", table[spec.id],
                                f"allowed: only one of {spec.alternative_to}, {spec.id}")
     return tuple(questions)
+
+
+def _stated_points(file: str, raw: Mapping[str, Any], registry: Registry) -> dict[str, int]:
+    table = raw.get("stated_points", {})
+    if not isinstance(table, dict):
+        raise VariantError(file, "[stated_points]", table, "allowed: a table of section or part id = points")
+    keys = registry.point_keys()
+    for key, value in table.items():
+        if key not in keys:
+            raise VariantError(file, f"stated_points.{key}", value, "unknown; allowed: " + ", ".join(keys))
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000:
+            raise VariantError(file, f"stated_points.{key}", value, "allowed: points as an integer 0..1000")
+    return dict(table)
 
 
 def _table(file: str, raw: Mapping[str, Any], name: str, params_type: type, optional: bool) -> Any:
@@ -140,7 +166,7 @@ def parse(text: str, file: str = "<string>", registry: Registry | None = None) -
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise VariantError(file, "<syntax>", str(exc).split("\n")[0], "allowed: valid TOML 1.0") from None
-    known = ("variant", "document") + tuple(g.name for g in registry) + ("questions",)
+    known = ("variant", "document") + tuple(g.name for g in registry) + ("questions", "stated_points")
     for key in raw:
         if key not in known:
             raise VariantError(file, f"[{key}]", raw[key], "unknown section; allowed: " + ", ".join(sorted(known)))
@@ -154,7 +180,8 @@ def parse(text: str, file: str = "<string>", registry: Registry | None = None) -
             if problem:
                 raise VariantError(file, *problem)
     return Variant(source=file, name=meta.name or Path(file).stem, seed=meta.seed, document=document,
-                   params=groups, questions=_questions(file, raw, registry), text=text)
+                   params=groups, questions=_questions(file, raw, registry),
+                   stated_points=_stated_points(file, raw, registry), text=text)
 
 
 def load(spec: str | Path | None = None, registry: Registry | None = None) -> Variant:
@@ -199,5 +226,10 @@ def to_toml(variant: Variant, registry: Registry | None = None) -> str:
             key = line.split(" = ", 1)[0]
             lines.append(line + (f"  # {docs[key]}" if docs.get(key) else ""))
     lines.append("\n[questions]  # the asked sub-questions and their points, in order")
-    lines += [f"{q.id} = {q.points}" for q in variant.questions]
+    for q in variant.questions:
+        asked = ", ".join(params_mod.toml_value(o) for o in q.options)
+        lines.append(f"{q.id} = {{ points = {q.points}, ask = [{asked}] }}" if q.options else f"{q.id} = {q.points}")
+    if variant.stated_points:
+        lines.append("\n[stated_points]  # the points the edition states, where they differ from the sums")
+        lines += [f"{k} = {v}" for k, v in variant.stated_points.items()]
     return "\n".join(lines) + "\n"

@@ -28,6 +28,8 @@ D = importlib.import_module("derivations.groups.attention_rnn.derive")
 M = importlib.import_module("derivations.groups.attention_rnn.model")
 N = importlib.import_module("derivations.groups.attention_rnn.numeric")
 P = importlib.import_module("derivations.groups.attention_rnn.present")
+L = importlib.import_module("derivations.groups.attention_rnn.loss_prev")
+LC = importlib.import_module("derivations.groups.attention_rnn.loss_prev_check")
 
 ORDERS = (1, 2, 3)
 PRESETS = ("fall2025", "fall2024")
@@ -111,6 +113,26 @@ def loop_loss(h_T, before, xs, us, Qs, Ks, Vs, window):
     return loss
 
 
+def loop_sequence_loss(xs, us, Qs, Ks, Vs, k, at=None, value=None):
+    """l = sum_s u[s].h[s], s = 1..T, from h[s] = 0 for s < 1 (h[at] replaced by value if given)."""
+    n = xs.shape[1]
+    states = {}
+    for s in range(1, len(xs) + 1):
+        past = [states.get(s - lag, np.zeros(n)) for lag in range(1, k + 1)]
+        states[s] = value if s == at else loop_step(xs[s - 1], past, Qs, Ks, Vs)
+    return sum(float(np.dot(us[s - 1], h)) for s, h in states.items()), states
+
+
+def loop_dl_dhprev(arrays, k):
+    """dl/dh[t-1] from the npz arrays alone: the loop model and central differences."""
+    xs, us = arrays["attention_rnn.seq_x"], arrays["attention_rnn.seq_u"]
+    at = int(arrays["attention_rnn.seq_t"])
+    Qs, Ks, Vs = (arrays[f"attention_rnn.{name}"] for name in "QKV")
+    assert Qs.shape[0] == k + 1 and 2 <= at <= len(xs)
+    _, states = loop_sequence_loss(xs, us, Qs, Ks, Vs, k)
+    return central(lambda h: loop_sequence_loss(xs, us, Qs, Ks, Vs, k, at - 1, h)[0], states[at - 1])[0]
+
+
 def tame(Qs, Ks, sources):
     """Scale the query maps so every score is at most 1 in size (no saturated softmax)."""
     worst = max(abs(float((Q @ s) @ (K @ s))) for Q, K, s in zip(Qs, Ks, sources))
@@ -139,7 +161,8 @@ def failed(checks):
 def test_group_registration_and_parameters():
     assert GROUP.name == "attention_rnn" and (GROUP.section, GROUP.parent) == ("attention_rnn", "rnn")
     assert [q.id for q in GROUP.questions] == [
-        "attn_diagram", "attn_a_dim", "attn_k", "attn_infinity", "attn_dh_dhprev", "attn_dl_dhT"]
+        "attn_diagram", "attn_a_dim", "attn_k", "attn_infinity", "attn_dh_dhprev", "attn_dl_dhprev", "attn_dl_dhT"]
+    assert {q.id: q.alternative_to for q in GROUP.questions}["attn_dl_dhprev"] == "attn_dh_dhprev"
     assert GROUP.optional and GROUP.experiment is None
     assert params_mod.parse_table("t", "attention_rnn", AttentionRnn, {}) == AttentionRnn(k=2, n=4)
     for bad in ({"k": 0}, {"k": 9}, {"n": 17}, {"k": 2.5}, {"q": 1}):
@@ -206,14 +229,14 @@ def test_answers_are_json_and_carry_the_contract(preset):
     assert out["attention_rnn.dh_dhprev.shape"] == ["n", "n"]
     assert out["attention_rnn.dl_dhT.shape"] == [1, "n"]
     assert out["attention_rnn.matrices_untied"] == 9
-    assert r"\left(Q_{1}^{T} K_{1} + K_{1}^{T} Q_{1}\right) h[t - 1]" == out["attention_rnn.score_grad.latex"]
+    assert r"\left(Q_{1}^{\top} K_{1} + K_{1}^{\top} Q_{1}\right) h[t - 1]" == out["attention_rnn.score_grad.latex"]
     assert out["attention_rnn.dh_dhprev.simplified.latex"] == (
-        r"a_{1}[t] V_{1} + a_{1}[t] \left(v_{1}[t] - h[t]\right) g_{1}[t]^{T}")
+        r"a_{1}[t] V_{1} + a_{1}[t] \left(v_{1}[t] - h[t]\right) g_{1}[t]^{\top}")
     # the answers' LaTeX is the context's, printed once
     assert out["attention_rnn.score_grad.latex"] == pres.context["dh"]["g"]
     assert pres.context["J_entry"] == r"a_{i}[t]\left(\delta_{i,\,l} - a_{l}[t]\right)"
     assert pres.context["J_shape"] == r"\mathbb{R}^{3 \times 3}"
-    assert pres.context["e1_def"] == r"\left[\begin{matrix}0 & 1 & 0\end{matrix}\right]^{T}"
+    assert "0 & 1 & 0" in pres.context["e1_def"] and pres.context["e1_def"].endswith(r"^{\top}")
 
 
 # --------------------------------------------------------------------------
@@ -343,6 +366,75 @@ def test_unrecognised_column_and_unfactorable_gradient_are_caught(fall2025_param
         "attention_rnn.score_grad:exact"}
 
 
+def prev_checks(r, prm, seed):
+    """Only the dl/dh[t-1] checks, on the variant's instance."""
+    rng = np.random.default_rng(seed)
+    main = N.instance(prm.k, prm.n, rng)
+    return LC.loss_prev_checks(r.prev, N.evaluator(r), main, rng, prm.k, seed)
+
+
+PREV_IDS = {"attention_rnn.dl_dhprev:fd", "attention_rnn.dl_dhprev.end:fd",
+            "attention_rnn.dl_dhprev.readers:finite-differences-of-one-step"}
+
+
+@pytest.mark.parametrize("k", ORDERS)
+def test_dl_dhprev_checks_pass(fall2025_params, k):
+    prm, seed = fall2025_params
+    prm = dataclasses.replace(prm, k=k)
+    checks, arrays = prev_checks(derived(prm), prm, seed)
+    assert {c.id for c in checks} == PREV_IDS and failed(checks) == set()
+    assert arrays["attention_rnn.dl_dhprev"].shape == (prm.n,)
+    # the readers of h[t-1] are t .. t + k - 1, from the derived lag range
+    r = derived(prm).prev
+    assert [rd.step for rd in r.by_order[k]] == [M.t + p for p in range(k)]
+    assert sp.expand(r.readers[1] - (M.t + M.k - 1)) == 0
+
+
+def test_dl_dhprev_matches_an_independent_loop(fall2025_params):
+    """The closed form at a t near the end (readers cut at T) against the loop model, k = 3."""
+    prm, seed = fall2025_params
+    k, n = 3, prm.n
+    r = derived(dataclasses.replace(prm, k=k))
+    rng = np.random.default_rng(seed + 99)
+    xs, us = rng.standard_normal((5, n)), rng.standard_normal((5, n))
+    Qs, Ks, Vs = (rng.standard_normal((k + 1, n, n)) * n ** e for e in (-0.75, -0.75, -0.5))
+    for at in (2, 4, 5):
+        got = LC.closed_form(r.prev, N.evaluator(r), xs, us, Qs, Ks, Vs, k, at)
+        _, states = loop_sequence_loss(xs, us, Qs, Ks, Vs, k)
+        reference = central(lambda h: loop_sequence_loss(xs, us, Qs, Ks, Vs, k, at - 1, h)[0], states[at - 1])
+        assert rel(got, reference[0]) < 1e-6
+
+
+def test_dropping_the_path_through_h_t_plus_1_is_caught(fall2025_params):
+    """Readers stopping at t + k - 2 (for k = 2: no path through h[t+1]) fail the finite differences."""
+    prm, seed = fall2025_params
+    r = derived(prm)
+    first, last = r.prev.readers
+    short = r.prev.truncated.xreplace({sp.Min(last, M.T): sp.Min(last - 1, M.T)})
+    assert short != r.prev.truncated
+    wrong = dataclasses.replace(r, prev=dataclasses.replace(r.prev, truncated=short))
+    bad = failed(prev_checks(wrong, prm, seed)[0])
+    assert "attention_rnn.dl_dhprev:fd" in bad
+    # without the loss's own term the check fails too
+    no_local = dataclasses.replace(r, prev=dataclasses.replace(r.prev, truncated=r.prev.truncated - r.prev.local))
+    assert "attention_rnn.dl_dhprev:fd" in failed(prev_checks(no_local, prm, seed)[0])
+    with pytest.raises(VerificationError, match="attention_rnn.dl_dhprev"):
+        verify.require(prev_checks(wrong, prm, seed)[0])
+
+
+def test_fall2024_npz_dl_dhprev_recomputed_independently(outcomes):
+    """The contract: dl/dh[t-1] recomputed from the stored arrays with a loop and central differences."""
+    out = outcomes["fall2024"]
+    arrays = out.groups["attention_rnn"].verification.arrays
+    k = preset_params("fall2024")[0].k
+    assert rel(arrays["attention_rnn.dl_dhprev"], loop_dl_dhprev(arrays, k)) < 1e-6
+    # the same Q, K, V as the one-step Jacobian's instance
+    reference = central(lambda s: loop_step(arrays["attention_rnn.x"], [s] + list(arrays["attention_rnn.h"][1:]),
+                                            arrays["attention_rnn.Q"], arrays["attention_rnn.K"],
+                                            arrays["attention_rnn.V"]), arrays["attention_rnn.h"][0])
+    assert rel(arrays["attention_rnn.dh_dhprev"], reference) < 1e-6
+
+
 def test_exact_check_flags_a_wrong_matrix_directly():
     check = verify.exact("demo", "demo", sp.Matrix([[1, 2]]), sp.Matrix([[1, 3]]))
     assert not check.passed and check.max_error == 1
@@ -373,9 +465,15 @@ def test_check_passes_and_returns_the_contract_arrays(preset, k, monkeypatch, ou
         | {"attention_rnn.score_grad:exact"} <= {c.id for c in checks}
     n = prm.n
     arrays = ver.arrays
+    length, at = LC.layout(k)
     assert {name: a.shape for name, a in arrays.items()} == {
         "attention_rnn.x": (n,), "attention_rnn.h": (k, n), "attention_rnn.Q": (k + 1, n, n),
-        "attention_rnn.K": (k + 1, n, n), "attention_rnn.V": (k + 1, n, n), "attention_rnn.dh_dhprev": (n, n)}
+        "attention_rnn.K": (k + 1, n, n), "attention_rnn.V": (k + 1, n, n), "attention_rnn.dh_dhprev": (n, n),
+        "attention_rnn.seq_x": (length, n), "attention_rnn.seq_u": (length, n), "attention_rnn.seq_t": (),
+        "attention_rnn.dl_dhprev": (n,)}
+    assert {"attention_rnn.dl_dhprev:fd", "attention_rnn.dl_dhprev.end:fd",
+            "attention_rnn.dl_dhprev.readers:finite-differences-of-one-step"} <= {c.id for c in checks}
+    assert rel(arrays["attention_rnn.dl_dhprev"], loop_dl_dhprev(arrays, k)) < 1e-6
     # the stored Jacobian is the one of the stored instance (row j-1 of h is h[t-j])
     x, h, Q, K, V = (arrays[f"attention_rnn.{name}"] for name in ("x", "h", "Q", "K", "V"))
     reference = central(lambda s: loop_step(x, [s] + list(h[1:]), Q, K, V), h[0])
@@ -404,16 +502,21 @@ def test_every_template_renders(fall2025_params, k):
     env = render.environment([GROUP.template_dir])
     part = {"label": "a", "points": 3}
     for name in TEMPLATES:
-        env.get_template(name).render(attention_rnn=ctx, key=True, part=part, section={"points": 18})
-    dh = env.get_template("questions/attn_dh_dhprev.tex.j2").render(attention_rnn=ctx, key=True, part=part)
-    assert r"\left(Q_{1}^{T} K_{1} + K_{1}^{T} Q_{1}\right) h[t - 1]" in dh
+        env.get_template(name).render(attention_rnn=ctx, key=True, staff=True, part=part, section={"points": 18},
+                                      answer_space=0)
+    dh = env.get_template("questions/attn_dh_dhprev.tex.j2").render(attention_rnn=ctx, key=True, staff=True, part=part)
+    assert r"\left(Q_{1}^{\top} K_{1} + K_{1}^{\top} Q_{1}\right) h[t - 1]" in dh
     assert r"\boxed" in dh
-    diagram = env.get_template("questions/attn_diagram.tex.j2").render(attention_rnn=ctx, key=True, part=part)
+    diagram = env.get_template("questions/attn_diagram.tex.j2").render(attention_rnn=ctx, key=True, staff=True, part=part)
     drawn = k if k <= 3 else 2
     assert diagram.count(r"\node[src] (s") == drawn + 1
     # without the key no solution is printed
-    bare = env.get_template("questions/attn_k.tex.j2").render(attention_rnn=ctx, key=False, part=part)
+    bare = env.get_template("questions/attn_k.tex.j2").render(attention_rnn=ctx, key=False, staff=False, part=part,
+                                                              answer_space=0)
     assert "solution" not in bare
+    prev = env.get_template("questions/attn_dl_dhprev.tex.j2").render(attention_rnn=ctx, key=True, staff=True, part=part)
+    assert r"\boxed" in prev and ctx["prev"]["printed"]["sum"] in prev
+    assert (ctx["prev"]["variant"]["sum"] in prev) == (k <= 3)
 
 
 @pytest.mark.latex

@@ -171,12 +171,34 @@ def test_outline_labels_and_points(fall2024):
     assert [p["label"] for p in cnn["parts"]] == ["a", "b", "c"]
     assert [s["label"] for s in cnn["parts"][2]["subparts"]] == ["i", "ii", "iii", "iv"]
     assert [s["points"] for s in cnn["parts"][2]["subparts"]] == [1, 4, 4, 5]
-    assert cnn["parts"][2]["points"] == 14 and cnn["points"] == 17
+    # Fall 2024 states 1.1 = 15, 1.1(c) = 12, 1.2 = 30; its sub-points add up to 17, 14 and 28.
+    assert (cnn["parts"][2]["points"], cnn["parts"][2]["sum"], cnn["parts"][2]["mismatch"]) == (12, 14, True)
+    assert (cnn["points"], cnn["sum"], cnn["mismatch"]) == (15, 17, True)
     # 1.2.1 carries the 1.2 heading with the points of 1.2.1 and 1.2.2; 1.2.2 has none.
-    assert sections[1]["heading"] == {"template": "sections/rnn.tex.j2", "points": 14 + 14}
+    heading = sections[1]["heading"]
+    assert heading["template"] == "sections/rnn.tex.j2" and (heading["points"], heading["sum"]) == (30, 14 + 14)
     assert sections[2]["heading"] is None and sections[3]["heading"] is None
+    assert (sections[3]["points"], sections[3]["mismatch"]) == (5, False)
     assert [p["label"] for p in sections[2]["parts"]] == ["a", "b", "c", "d", "e"]  # 2024 has no diagram part
-    assert sum(s["points"] for s in sections) == sum(q.points for q in fall2024.questions)
+    assert sum(s["sum"] for s in sections) == sum(q.points for q in fall2024.questions)
+
+
+def test_staff_notes_say_where_stated_totals_differ(outcomes):
+    staff = build.source(outcomes["fall2024"], key="staff")
+    assert staff.count(r"\staffnote{The edition states") == 3
+    assert "states 15 pt for this section; its sub-questions add up\nto 17 pt" in staff
+    assert r"\staffnote{" not in build.source(outcomes["fall2024"], key="students")
+    assert r"\staffnote{The edition states" not in build.source(outcomes["fall2025"], key="staff")
+
+
+def test_question_options_are_validated_and_round_trip(fall2024):
+    assert fall2024.questions[[q.id for q in fall2024.questions].index("gated_dl_dWx")].options == ("in_terms",)
+    text = fall2024.text.replace('ask = ["in_terms"]', 'ask = ["colour"]')
+    with pytest.raises(VariantError, match=r"questions.gated_dl_dWx.ask = \['colour'\]: allowed: a list of 'in_terms'"):
+        variant.parse(text, "v.toml")
+    with pytest.raises(VariantError, match=r"stated_points.cnn2 = 3: unknown; allowed: cnn"):
+        variant.parse(fall2024.text + "cnn2 = 3\n", "v.toml")
+    assert variant.parse(variant.to_toml(fall2024), fall2024.source) == fall2024
 
 
 def test_answers_json_holds_every_check(outcomes):

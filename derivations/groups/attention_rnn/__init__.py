@@ -37,6 +37,8 @@ GROUP = QuestionGroup(
         QuestionSpec("attn_k", "the system of equations of AttentionRNN(k)"),
         QuestionSpec("attn_infinity", "AttentionRNN(infinity): equations, weight count, weight tying"),
         QuestionSpec("attn_dh_dhprev", "the step Jacobian dh[t]/dh[t-1] of AttentionRNN(2)"),
+        QuestionSpec("attn_dl_dhprev", "the total derivative dl/dh[t-1] of AttentionRNN(2) (and for general k), "
+                                       "through the step Jacobians", alternative_to="attn_dh_dhprev"),
         QuestionSpec("attn_dl_dhT", "dl/dh[T] for AttentionRNN(k)"),
     ),
     section="attention_rnn",

@@ -6,6 +6,7 @@
   AttentionRNN(oo) with tied maps;
 * both forms of the step Jacobian exactly against SymPy's Jacobian of explicit
   symbol matrices (``EXACT_CASES``);
+* ``dl/dh[t-1]`` (:mod:`.loss_prev_check`) on an unrolled sequence from zero states;
 * the derivation's own steps: the softmax Jacobian differentiated from the
   exponentials against ``diag(a) - a a^T``, the factored score gradient against
   SymPy's gradient, and each column ``V J e_j`` against ``a_j (v_j - h[t])``.
@@ -23,6 +24,7 @@ from ...registry import Verification
 from ...symbolic import rational_difference
 from .derive import AttentionRnnDerivation
 from .model import MAPS, J_sym, V_stack, a_vec, h_now, h_seq, j, lagged, rename_lag, source
+from .loss_prev_check import loss_prev_checks
 from .numeric import Evaluator, Instance, backward, conditioned, evaluator, instance, random_maps, \
     reference_step, step_jacobians, unrolled_loss
 
@@ -55,7 +57,7 @@ def fd_step_checks(d: AttentionRnnDerivation, ev: Evaluator, order: int, inst: I
     out.append(verify_mod.agreement(
         f"attention_rnn.k{order}.simplified", rf"$a_j(v_j - h[t])\,g_j^\top$ form ($k = {order}$)",
         np.stack(simple), np.stack(closed), r"equals the $\mathcal{V} J e_j$ form",
-        detail=f"all lags j = 1..{order}; " + detail))
+        detail=f"all lags $j = 1, \\dots, {order}$; " + detail))
     return out
 
 
@@ -71,7 +73,7 @@ def fd_loss_checks(d: AttentionRnnDerivation, ev: Evaluator, rng: np.random.Gene
     maps_k = lambda c: (list(inst.Q[:c]), list(inst.K[:c]), list(inst.V[:c]))  # noqa: E731
     got = backward(d, ev, inst.h[0], before, xs, us, maps_k, order)
     loss = lambda hT: unrolled_loss(hT, before, xs, us, maps_k, order)  # noqa: E731
-    detail = f"n={size}, k={order}, T_end = T + {steps}, seed {seed}"
+    detail = f"$n = {size}$, $k = {order}$, " + r"$T_{\mathrm{end}} = T + " + f"{steps}$, seed {seed}"
     out.append(verify_mod.finite_difference(
         "attention_rnn.dl_dhT", rf"$\partial \ell/\partial h[T]$ via one-step Jacobians ($k = {order}$)",
         loss, inst.h[0], got["direct"], detail=detail))
@@ -89,7 +91,7 @@ def fd_loss_checks(d: AttentionRnnDerivation, ev: Evaluator, rng: np.random.Gene
     out.append(verify_mod.finite_difference(
         "attention_rnn.dl_dhT.infinity", r"$\partial \ell/\partial h[T]$ ($k = \infty$, tied maps)",
         lambda hT: unrolled_loss(hT, before_inf, xs, us, maps_inf, None), h_T, got["direct"],
-        detail=f"n={size}, T = 4, T_end = T + {steps}, seed {seed}"))
+        detail=f"$n = {size}$, $T = 4$, " + r"$T_{\mathrm{end}} = T + " + f"{steps}$, seed {seed}"))
     return out
 
 
@@ -166,7 +168,7 @@ def exact_checks(d: AttentionRnnDerivation, cases: dict[int, tuple[int, ...]]) -
         label = r"$\partial h[t]/\partial h[t-j]$" + f" ($k = {order}$)"
         out.append(exact_zero(
             f"attention_rnn.k{order}.dh_dhlag", label, sp.Matrix(closed), sp.Matrix(brute),
-            detail=f"n = {', '.join(map(str, sizes))}; j = 1..{order}; both forms; explicit softmax",
+            detail=f"$n = {', '.join(map(str, sizes))}$; $j = 1, \\dots, {order}$; both forms; explicit softmax",
             shape=(max(sizes), max(sizes))))
     return out
 
@@ -180,13 +182,13 @@ def derivation_checks(d: AttentionRnnDerivation) -> list[verify_mod.Check]:
             f"attention_rnn.k{order}.softmax_jacobian",
             r"$\partial a[t]/\partial w = \operatorname{diag}(a) - a a^\top$" + f" ($k = {order}$)",
             derived, d.softmax_form.xreplace({a_vec: weights}).as_explicit(),
-            detail="differentiated from exp(w_i) / sum_c exp(w_c), written in the a_i"))
+            detail=r"differentiated from $e^{w_i} / \sum_c e^{w_c}$, written in the $a_i$"))
     gen = source(j)
     explicit = {gen.Q: _mat("Q", SCORE_SIZE), gen.K: _mat("K", SCORE_SIZE), gen.s: _vec("s", SCORE_SIZE)}
     out.append(verify_mod.exact(
         "attention_rnn.score_grad", r"$g_j = (Q_j^\top K_j + K_j^\top Q_j)\, s_j$",
         sp.Matrix(d.score_grad.xreplace(explicit).doit()), sp.Matrix(d.score_grad_raw.xreplace(explicit).doit()),
-        detail=f"factored form vs SymPy's gradient of the score; explicit n = {SCORE_SIZE}"))
+        detail=f"factored form vs SymPy's gradient of the score; explicit $n = {SCORE_SIZE}$"))
     for order, derived in d.columns.items():
         closed = []
         for lag in range(1, order + 1):
@@ -197,7 +199,7 @@ def derivation_checks(d: AttentionRnnDerivation) -> list[verify_mod.Check]:
         out.append(verify_mod.exact(
             f"attention_rnn.k{order}.column", r"$\mathcal{V} J e_j = a_j (v_j - h[t])$" + f" ($k = {order}$)",
             sp.Matrix([closed]), sp.Matrix([list(derived)]),
-            detail=f"j = 1..{order}; the column of V J with sum_i a_i v_i read as h[t]"))
+            detail=f"$j = 1, \\dots, {order}$; " + r"the column of $\mathcal{V} J$ with $\sum_i a_i v_i$ read as $h[t]$"))
     return out
 
 
@@ -207,7 +209,7 @@ def check(d: AttentionRnnDerivation, evidence: Any, seed: int) -> Verification:
     rng = np.random.default_rng(seed)
     ev = evaluator(d)
     main = instance(prm.k, prm.n, rng)
-    detail = f"n={prm.n}, seed {seed}"
+    detail = f"$n = {prm.n}$, seed {seed}"
     checks = fd_step_checks(d, ev, prm.k, main, detail)
     for order in d.orders:
         if order != prm.k:
@@ -218,7 +220,10 @@ def check(d: AttentionRnnDerivation, evidence: Any, seed: int) -> Verification:
         cases[prm.k] = (1,)
     checks += exact_checks(d, dict(sorted(cases.items())))
     checks += derivation_checks(d)
+    prev_checks, prev_arrays = loss_prev_checks(d.prev, ev, main, rng, prm.k, seed)
+    checks += prev_checks
     dh = step_jacobians(ev, main.x, list(main.h), main.Q, main.K, main.V)[0]
     arrays = {"attention_rnn.x": main.x, "attention_rnn.h": main.h, "attention_rnn.Q": main.Q,
-              "attention_rnn.K": main.K, "attention_rnn.V": main.V, "attention_rnn.dh_dhprev": dh}
+              "attention_rnn.K": main.K, "attention_rnn.V": main.V, "attention_rnn.dh_dhprev": dh,
+              **prev_arrays}
     return Verification(checks=tuple(checks), arrays=arrays)

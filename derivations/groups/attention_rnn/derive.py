@@ -29,6 +29,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from ...symbolic import DOTS, Diag, Factored, Gradient, Listing, Partial, Slash, Small, Total
+from .loss_prev import LossPrevDerivation, derive_loss_prev
 from .model import (MAPS, J_sym, SystemLine, T, T_end, V_stack, a_vec, ell, ell_seq, h_now, h_seq, i, j, k, l, n,
                     lagged, last_source, source, source_range, system, t, u_now, w_vec)
 
@@ -137,6 +138,7 @@ class AttentionRnnDerivation:
     softmax_factored: sp.Matrix  # of the worked order
     column_sum: sp.Expr  # V_stack J e_j written out: sum_i a_i (delta_ij - a_j) v_i
     statements: Statements
+    prev: LossPrevDerivation  # attn_dl_dhprev: dl/dh[t-1] (:mod:`.loss_prev`)
 
 
 def derive_softmax_jacobian(size: int) -> sp.Matrix:
@@ -326,4 +328,5 @@ def derive(params: Any) -> AttentionRnnDerivation:
         softmax_factored=softmax[P].applyfunc(factored),
         column_sum=sp.Sum(sp.Mul(factored(column_entry), sp.Symbol(source(i).v.name), evaluate=False),
                           (i, 0, P)),
-        statements=statements(score, gen))
+        statements=statements(score, gen),
+        prev=derive_loss_prev(lags, step_simplified, score_grad, orders))

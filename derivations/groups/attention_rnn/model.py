@@ -80,15 +80,18 @@ class Source:
         return (self.Q, self.K, self.V)
 
 
-def source(index: Any, *, tied: bool = False) -> Source:
-    s = vector("x") if index == 0 else sp.MatrixSymbol(latex.tex(h_seq[lagged(index)], as_built=True), n, 1)
+def source(index: Any, *, tied: bool = False, time: Any = t) -> Source:
+    """Source ``index`` of step ``time`` (``t``, or a later step such as ``t + 1``)."""
+    time, at = lagged(t - time), lagged(t - time + index)  # both in reading order: t + 1, t - 1
+    s = vector("x", time=time) if index == 0 else sp.MatrixSymbol(latex.tex(h_seq[at], as_built=True), n, 1)
     if tied:
         sub = "x" if index == 0 else None
         Q, K, V = (sp.MatrixSymbol(name if sub is None else f"{name}_{{{sub}}}", n, n) for name in MAPS)
     else:
         Q, K, V = (sp.MatrixSymbol(f"{name}_{{{latex.tex(index)}}}", n, n) for name in MAPS)
-    return Source(index, s, vector("s", index), Q, K, V, vector("q", index), vector("k", index),
-                  vector("v", index), scalar("w", index), scalar("a", index), vector("g", index),
+    return Source(index, s, vector("s", index, time), Q, K, V, vector("q", index, time), vector("k", index, time),
+                  vector("v", index, time), scalar("w", index, time), scalar("a", index, time),
+                  vector("g", index, time),
                   sp.MatrixSymbol(f"e_{{{latex.tex(index)}}}", m, 1))
 
 
@@ -102,10 +105,13 @@ u_now = vector("u")  # the loss weights of the checks' loss sum_t u[t]^T h[t]
 SOURCE_FIELDS = ("s", "s_name", "Q", "K", "V", "q", "k", "v", "w", "a", "g", "e")
 
 
-def rename_lag(expr: Any, lag: Any) -> Any:
-    """The generic-lag expression (written for lag ``j``) with ``j`` replaced by ``lag``."""
-    generic, concrete = source(j), source(lag)
-    return expr.xreplace({getattr(generic, f): getattr(concrete, f) for f in SOURCE_FIELDS})
+def rename_lag(expr: Any, lag: Any, time: Any = t) -> Any:
+    """The generic-lag expression (written for lag ``j`` at step ``t``) for ``lag`` at step ``time``."""
+    generic, concrete = source(j), source(lag, time=time)
+    names = {getattr(generic, f): getattr(concrete, f) for f in SOURCE_FIELDS}
+    if time != t:
+        names[h_now] = vector("h", time=lagged(t - time))
+    return expr.xreplace(names)
 
 
 @dataclass(frozen=True)

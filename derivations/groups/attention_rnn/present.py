@@ -14,6 +14,7 @@ from ... import latex
 from ...registry import Presentation, Verification
 from ...symbolic import Bracket, Paren, Partial, Slash
 from .derive import AttentionRnnDerivation
+from .loss_prev_present import prev_answers, prev_context
 from .model import MAPS, J_sym, SystemLine, T, V_stack, a_vec, ell, ell_seq, h_now, h_seq, i, j, k, l, rename_lag, \
     source, t
 
@@ -240,6 +241,8 @@ def context(d: AttentionRnnDerivation) -> dict[str, Any]:
             "jac_dims": latex.dims(d.shapes["dh_dhprev"]),
         },
         "diagram": _diagram(d),
+        # attn_dl_dhprev
+        "prev": prev_context(d.prev, {o["order"]: o["name"] for o in by_order}, P, K, MAX_WRITTEN_OUT),
     }
 
 
@@ -265,6 +268,7 @@ def answers(d: AttentionRnnDerivation, ctx: dict[str, Any]) -> dict[str, Any]:
         "attention_rnn.dh_dhlag.latex": ctx["general"]["simplified"],
         "attention_rnn.dl_dhT.latex": ctx["dl"]["general"],
         "attention_rnn.dl_dhT.total.latex": ctx["dl"]["total"],
+        **prev_answers(d.prev, ctx["prev"]),
     }
 
 

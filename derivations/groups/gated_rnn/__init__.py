@@ -44,7 +44,9 @@ GROUP = QuestionGroup(
         QuestionSpec("gated_diagram", "a diagram of the gated cell"),
         QuestionSpec("gated_c_dim", "the dimension of the gate c[t]"),
         QuestionSpec("gated_jacobians", "dh[t]/dh[t-1] and dc[t]/dh[t-1]"),
-        QuestionSpec("gated_dl_dWx", "dl/dW_x, its shape, and backward vs. forward pass"),
+        QuestionSpec("gated_dl_dWx", "dl/dW_x and its shape", options=(
+            ("in_terms", "asks for the expression in terms of l, h and W_x (Fall 2024)"),
+            ("parallels", "also asks what the backward and forward passes have in common (Fall 2025)"))),
         QuestionSpec("gated_vanishing", "vanishing or exploding gradients, with a figure"),
     ),
     section="gated_rnn",

@@ -1,79 +1,116 @@
-"""The numbers 1.3 quotes, read off the two recorded runs.
+"""The numbers 1.3 quotes, each computed by a named function over the whole of every recorded run.
 
 Steps are 0-based, as on the plots' x axis: ``loss[t]`` is the mini-batch
-loss after ``t`` updates (``loss[0]`` is the untrained network).
+loss of step t, before its update (``loss[0]`` is the untrained network).
+Nothing is skipped: a rolling window at step t covers the ``min(t, WINDOW)``
+steps before t (step 0 has none and so is never a spike).
+
+Definitions (the text states each one next to its number):
+
+* a **spike** (:func:`spike_steps`) is a step whose loss exceeds ``ln C`` and
+  :data:`SPIKE_FACTOR` times the median loss of the previous :data:`WINDOW` steps;
+* the **peak ratio** (:func:`peak_ratio`) is the run's highest loss over ``ln C``;
+* the **gradient ratio before a spike** (:func:`ratio_before`) is the norm of the
+  gradient of step t-1 (the update that produced spike t) over the median of the
+  :data:`WINDOW` steps before it; the **update ratio** is the same for the
+  update length ``||theta[t] - theta[t-1]||``;
+* **steps to threshold** (:func:`steps_to`) is the first step whose loss is
+  below :data:`LOSS_THRESHOLD`.
 """
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Sequence
 
 import numpy as np
 
 from .training import Run
 
-SKIP = 10  # the first steps are mini-batch noise around the initial loss
+WINDOW = 20  # steps of the rolling median
+SPIKE_FACTOR = 3.0  # a spike is at least this many times the rolling median (and above ln C)
+LOSS_THRESHOLD = 0.1  # "has learnt the task": mini-batch loss below this
 
 
-def spikes(run: Run, initial_loss: float, factor: float = 1.0, skip: int = SKIP) -> list[int]:
-    """Steps (0-based, ``>= skip``) whose mini-batch loss exceeds ``factor * initial_loss``.
-
-    The first ``skip`` steps are ignored: there the loss is still near its
-    initial value and mini-batch noise alone crosses the threshold.
-    """
-    idx = np.flatnonzero(run.loss[skip:] > factor * initial_loss) + skip
-    return [int(i) for i in idx]
+def rolling_median(values: np.ndarray, t: int, window: int = WINDOW) -> float:
+    """Median of ``values[max(0, t - window):t]``, the (up to) ``window`` steps before t; nan for t = 0."""
+    past = values[max(0, t - window):t]
+    return float(np.median(past)) if past.size else math.nan
 
 
-def episodes(steps: list[int]) -> list[tuple[int, int]]:
-    """Group consecutive spike steps into (first, last) episodes."""
-    out: list[tuple[int, int]] = []
-    for s in steps:
-        if out and s == out[-1][1] + 1:
-            out[-1] = (out[-1][0], s)
-        else:
-            out.append((s, s))
+def spike_steps(loss: np.ndarray, ln_c: float, factor: float = SPIKE_FACTOR, window: int = WINDOW) -> list[int]:
+    """Every step t (0-based, whole run) with ``loss[t] > ln_c`` and ``loss[t] > factor * rolling median``."""
+    return [t for t in range(1, len(loss))
+            if loss[t] > ln_c and loss[t] > factor * rolling_median(loss, t, window)]
+
+
+def peak_ratio(loss: np.ndarray, ln_c: float) -> float:
+    """The highest mini-batch loss of the whole run over ``ln C``."""
+    return float(np.max(loss) / ln_c)
+
+
+def ratio_before(values: np.ndarray, t: int, window: int = WINDOW) -> float:
+    """``values[t - 1]`` over the median of the ``window`` steps before t - 1 (the step that led to t)."""
+    return float(values[t - 1] / rolling_median(values, t - 1, window)) if t >= 2 else math.nan
+
+
+def steps_to(loss: np.ndarray, threshold: float = LOSS_THRESHOLD) -> int | None:
+    """First step whose mini-batch loss is below ``threshold``; None if it never is."""
+    below = np.flatnonzero(loss < threshold)
+    return int(below[0]) if below.size else None
+
+
+def run_stats(run: Run, ln_c: float) -> dict[str, Any]:
+    """The per-run numbers: spikes, peak ratio, ratios before each spike, steps to threshold, accuracy."""
+    steps = spike_steps(run.loss, ln_c)
+    return {
+        "spike_steps": steps,
+        "spikes": len(steps),
+        "peak_ratio": peak_ratio(run.loss, ln_c),
+        "grad_ratios": [ratio_before(run.grad_norm, t) for t in steps],
+        "update_ratios": [ratio_before(run.update_norm, t) for t in steps],
+        "steps_to_threshold": steps_to(run.loss),
+        "final_accuracy": float(run.final_accuracy),
+        "median_grad": float(np.median(run.grad_norm)),
+        "max_grad": float(np.max(run.grad_norm)),
+        "median_update": float(np.median(run.update_norm)),
+        "max_update": float(np.max(run.update_norm)),
+    }
+
+
+def spread(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Median, minimum and maximum of ``values`` (None and nan left out, and counted in ``missing``)."""
+    kept = [float(v) for v in values if v is not None and not math.isnan(v)]
+    if not kept:
+        return {"median": None, "min": None, "max": None, "n": 0, "missing": len(values)}
+    return {"median": float(np.median(kept)), "min": min(kept), "max": max(kept), "n": len(kept),
+            "missing": len(values) - len(kept)}
+
+
+SUMMARISED = ("spikes", "peak_ratio", "steps_to_threshold", "final_accuracy",
+              "median_grad", "max_grad", "median_update", "max_update")
+
+
+def summarise(stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Median and range over the seeds of each per-run number; the ratios pooled over every spike."""
+    out: dict[str, Any] = {key: spread([s[key] for s in stats]) for key in SUMMARISED}
+    out["runs_with_spikes"] = sum(1 for s in stats if s["spikes"] > 0)
+    out["grad_ratio"] = spread([r for s in stats for r in s["grad_ratios"]])
+    out["update_ratio"] = spread([r for s in stats for r in s["update_ratios"]])
     return out
 
 
-def measure(settings: Any, sp_run: Run, fx_run: Run) -> dict[str, Any]:
-    """The numbers the answers quote, as plain Python values (``answers.json``'s ``loss_curves.run``)."""
-    init = sp_run.initial_loss
-    spiking_episodes = episodes(spikes(sp_run, init, 1.0, SKIP))
-    steps = len(sp_run.loss)
-    # "The spikes on the left": the highest spike in the first half of training.
-    half = max(steps // 2, SKIP + 1)
-    peak = int(np.argmax(sp_run.loss[SKIP:half])) + SKIP
-    late = int(np.argmax(sp_run.loss[half:])) + half if steps > half else peak
-    left = [e for e in spiking_episodes if e[0] < half]
+def measure(settings: Any, seeds: Sequence[int], spiking: Sequence[Run], fixed: Sequence[Run],
+            ln_c: float) -> dict[str, Any]:
+    """Everything the answers quote, as plain Python values (``answers.json``'s ``loss_curves.run``)."""
+    sp_stats = [run_stats(r, ln_c) for r in spiking]
+    fx_stats = [run_stats(r, ln_c) for r in fixed]
     return {
-        "steps": steps,
-        "episodes": len(spiking_episodes),
-        "left_episodes": len(left),
-        "first_spike": spiking_episodes[0][0] if spiking_episodes else None,
-        "spike_steps": [e[0] for e in spiking_episodes[:6]],
-        "peak_step": peak,
-        "peak_loss": float(sp_run.loss[peak]),
-        "peak_ratio": float(sp_run.loss[peak] / init),
-        # loss[t] is measured before update t, so spike t follows update t - 1,
-        # whose length is lr * ||g[t - 1]|| (no clipping in this run).
-        "peak_grad_before": float(sp_run.grad_norm[max(peak - 1, 0)]),
-        "peak_update": float(settings.lr * sp_run.grad_norm[max(peak - 1, 0)]),
-        "median_update": float(settings.lr * np.median(sp_run.grad_norm)),
-        "median_grad": float(np.median(sp_run.grad_norm)),
-        "max_grad": float(sp_run.grad_norm.max()),
-        "late_step": late,
-        "late_loss": float(sp_run.loss[late]),
-        "late_ratio": float(sp_run.loss[late] / init),
-        "weight_max": float(sp_run.weight_norm.max()),
-        "fixed_max_loss": float(fx_run.loss[SKIP:].max()),
-        "fixed_max_ratio": float(fx_run.loss[SKIP:].max() / init),
-        "fixed_spikes": len(episodes(spikes(fx_run, init, 1.0, SKIP))),
-        "fixed_max_grad": float(fx_run.grad_norm.max()),
-        "spiking_final_acc": sp_run.final_accuracy,
-        "fixed_final_acc": fx_run.final_accuracy,
-        "spiking_final_loss": sp_run.final_loss,
-        "fixed_final_loss": fx_run.final_loss,
-        "initial_loss": init,
-        "initial_accuracy": sp_run.initial_accuracy,
-        "seconds": sp_run.seconds + fx_run.seconds,
+        "seeds": [int(s) for s in seeds],
+        "steps": int(settings.steps),
+        "window": WINDOW, "spike_factor": SPIKE_FACTOR, "loss_threshold": LOSS_THRESHOLD,
+        "spiking": summarise(sp_stats), "fixed": summarise(fx_stats),
+        "per_seed": {"spiking": sp_stats, "fixed": fx_stats},
+        "initial_loss": float(spiking[0].initial_loss),
+        "initial_accuracy": float(spiking[0].initial_accuracy),
+        "seconds": float(sum(r.seconds for r in spiking) + sum(r.seconds for r in fixed)),
     }

@@ -35,10 +35,11 @@ def initial_accuracy(start: StartValues, evidence: Evidence) -> verify.Check:
 
 
 def same_start(evidence: Evidence) -> verify.Check:
-    """Same model, same seed: both procedures start from the same weights."""
+    """Same model, same seeds: both procedures start from the same weights, seed by seed."""
     return verify.agreement("loss_curves.same_start", "same start, both procedures (fix)",
-                            np.array([evidence.fixed.initial_loss]), np.array([evidence.spiking.initial_loss]),
-                            "held-out loss of both runs", detail="same weights, seed and data")
+                            np.array([r.initial_loss for r in evidence.fixed_runs]),
+                            np.array([r.initial_loss for r in evidence.spiking_runs]),
+                            "held-out loss of both runs", detail="same weights, seeds and data")
 
 
 def check(derivation: StartValues, evidence: Evidence, seed: int) -> Verification:

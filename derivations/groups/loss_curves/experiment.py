@@ -1,8 +1,9 @@
-"""The declared experiment step of 1.3: both training runs, cached by their settings.
+"""The declared experiment step of 1.3: both procedures over several seeds, cached by their settings.
 
-:func:`experiment` trains the LSTM once with the spiking and once with the
-fixed procedure (:func:`.training.train`), or reads both runs back from an
-``.npz`` in ``cache_dir`` keyed by :func:`cache_key`, and reads off the
+:func:`experiment` trains the LSTM with the spiking and with the fixed
+procedure (:func:`.training.train`) for each of the seeds ``seed, seed + 1,
+..., seed + seeds - 1`` (the same seeds for both), or reads all runs back from
+an ``.npz`` in ``cache_dir`` keyed by :func:`cache_key`, and reads off the
 numbers the answers quote (:func:`.analysis.measure`).
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import pathlib
 import tempfile
@@ -23,31 +25,46 @@ from . import analysis, training
 from .training import Run
 
 #: Bump whenever a change of the experiment changes the numbers it produces; it
-#: is part of the cache key, so old cached runs are not reused. (The code moved
-#: from ``derivations/loss_experiment.py`` unchanged in its numbers, so the
-#: version and the key stay as they were.)
-CODE_VERSION = "loss-experiment-1"
+#: is part of the cache key, so old cached runs are not reused.
+CODE_VERSION = "loss-experiment-2"  # 2: several seeds, update lengths recorded, RMSprop
 
-_ARRAYS = ("loss", "accuracy", "grad_norm", "weight_norm")
+_ARRAYS = ("loss", "accuracy", "grad_norm", "weight_norm", "update_norm")
+PROCEDURES = ("spiking", "fixed")
 _SCALARS = ("initial_loss", "initial_accuracy", "final_loss", "final_accuracy", "seconds")
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """Both recorded runs and the numbers read off them.
+    """All recorded runs and the numbers read off them.
 
+    ``spiking_runs[i]`` and ``fixed_runs[i]`` are seed ``seeds[i]``; the plotted
+    runs ``spiking`` and ``fixed`` are those of the first seed, ``settings.seed``.
     ``measured`` holds the numbers the answers quote (:func:`.analysis.measure`);
     ``fix_lr`` is the fixed procedure's learning rate after warm-up and
-    ``max_update`` the longest update it can make, ``fix_lr * clip_norm``.
+    ``max_update`` the longest update its clipped SGD can make, ``fix_lr * clip_norm``.
     """
 
     settings: Any
-    spiking: Run
-    fixed: Run
+    seeds: tuple[int, ...]
+    spiking_runs: tuple[Run, ...]
+    fixed_runs: tuple[Run, ...]
     cache_hit: bool
     measured: Mapping[str, Any]
     fix_lr: float
     max_update: float
+
+    @property
+    def spiking(self) -> Run:
+        return self.spiking_runs[0]
+
+    @property
+    def fixed(self) -> Run:
+        return self.fixed_runs[0]
+
+
+def seeds_of(settings: Any) -> tuple[int, ...]:
+    """The seeds both procedures are trained with: ``seed, seed + 1, ..., seed + seeds - 1``."""
+    return tuple(settings.seed + i for i in range(settings.seeds))
 
 
 def cache_key(settings: Any) -> str:
@@ -63,7 +80,7 @@ def cache_path(settings: Any, cache_dir: pathlib.Path) -> pathlib.Path:
 
 
 def _save(path: pathlib.Path, key: str, runs: dict[str, Run]) -> None:
-    """Write the runs to ``path`` atomically (temp file in the same dir, then os.replace)."""
+    """Write the runs (named ``spiking0``, ``fixed0``, ...) to ``path`` atomically (temp file, then os.replace)."""
     data = {"key": np.array(key)}
     for name, run in runs.items():
         for field in _ARRAYS + _SCALARS:
@@ -80,14 +97,14 @@ def _save(path: pathlib.Path, key: str, runs: dict[str, Run]) -> None:
         raise
 
 
-def _load(path: pathlib.Path, key: str) -> dict[str, Run] | None:
+def _load(path: pathlib.Path, key: str, names: list[str]) -> dict[str, Run] | None:
     """Read the runs back; None if the file is missing, unreadable or for another key."""
     try:
         with np.load(path, allow_pickle=False) as z:
             if str(z["key"]) != key:
                 return None
             runs = {}
-            for name in ("spiking", "fixed"):
+            for name in names:
                 fields = {f: z[f"{name}_{f}"].copy() for f in _ARRAYS}
                 fields.update({f: float(z[f"{name}_{f}"]) for f in _SCALARS})
                 runs[name] = Run(**fields)
@@ -96,36 +113,41 @@ def _load(path: pathlib.Path, key: str) -> dict[str, Run] | None:
         return None
 
 
-def run_both(settings: Any, cache_dir: pathlib.Path | None) -> tuple[Run, Run, bool]:
-    """Return ``(spiking run, fixed run, cache_hit)``, training only on a cache miss.
+def run_all(settings: Any, cache_dir: pathlib.Path | None) -> tuple[tuple[Run, ...], tuple[Run, ...], bool]:
+    """Return ``(spiking runs, fixed runs, cache_hit)``, one run per seed, training only on a cache miss.
 
     The cache file name is keyed by :func:`cache_key`, so any change of a
     setting or of :data:`CODE_VERSION` trains anew. ``cache_dir=None`` trains
     without reading or writing a cache.
     """
     training.validate(settings)
+    seeds = seeds_of(settings)
+    names = [f"{proc}{i}" for proc in PROCEDURES for i in range(len(seeds))]
     if cache_dir is not None:
         cache_dir = pathlib.Path(cache_dir)
         key = cache_key(settings)
         path = cache_path(settings, cache_dir)
-        cached = _load(path, key)
+        cached = _load(path, key, names)
         if cached is not None:
-            return cached["spiking"], cached["fixed"], True
-    spiking = training.train(settings, fixed=False)
-    fixed = training.train(settings, fixed=True)
+            return (tuple(cached[f"spiking{i}"] for i in range(len(seeds))),
+                    tuple(cached[f"fixed{i}"] for i in range(len(seeds))), True)
+    spiking = tuple(training.train(settings, fixed=False, seed=s) for s in seeds)
+    fixed = tuple(training.train(settings, fixed=True, seed=s) for s in seeds)
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _save(path, key, {"spiking": spiking, "fixed": fixed})
+        runs = {f"spiking{i}": r for i, r in enumerate(spiking)} | {f"fixed{i}": r for i, r in enumerate(fixed)}
+        _save(path, key, runs)
     return spiking, fixed, False
 
 
 def experiment(params: Any, seed: int, cache_dir: pathlib.Path | None) -> Evidence:
-    """Both training runs of ``params`` (from the cache when present) and their numbers.
+    """Both procedures over all seeds of ``params`` (from the cache when present) and their numbers.
 
-    ``seed`` (the variant's) is not used: the experiment has its own seed,
-    ``params.seed``, so that the recorded run does not change with the variant seed.
+    ``seed`` (the variant's) is not used: the experiment has its own seeds,
+    :func:`seeds_of`, so that the recorded runs do not change with the variant seed.
     """
-    spiking, fixed, hit = run_both(params, cache_dir)
+    spiking, fixed, hit = run_all(params, cache_dir)
     fix_lr = training.fixed_base_lr(params)
-    return Evidence(params, spiking, fixed, hit, analysis.measure(params, spiking, fixed),
-                    fix_lr, fix_lr * params.clip_norm)
+    seeds = seeds_of(params)
+    measured = analysis.measure(params, seeds, spiking, fixed, math.log(params.classes))
+    return Evidence(params, seeds, spiking, fixed, hit, measured, fix_lr, fix_lr * params.clip_norm)

@@ -7,7 +7,7 @@ import numpy as np
 
 from ... import latex
 from ...registry import Presentation, Verification
-from .analysis import SKIP
+from . import analysis
 from .derive import StartValues
 from .experiment import Evidence
 from .task import CLASS_NAMES, n_markers
@@ -15,23 +15,29 @@ from .training import Run
 
 DATA_FILE = "loss_curves.dat"
 
+#: Columns of the key's table: both procedures of the plotted seed.
 PLOT_COLUMNS = ("step", "loss_spiky", "loss_fixed", "acc_spiky", "acc_fixed",
-                "gnorm_spiky", "gnorm_fixed", "wnorm_spiky", "wnorm_fixed")
+                "gnorm_spiky", "gnorm_fixed", "unorm_spiky", "unorm_fixed", "wnorm_spiky", "wnorm_fixed")
+#: Columns of the handout's table: the spiking run only (the fixed run is 1.3(c)'s answer).
+HANDOUT_COLUMNS = ("step", "loss_spiky", "acc_spiky")
+_FIELDS = {"loss": "loss", "acc": "accuracy", "gnorm": "grad_norm", "unorm": "update_norm", "wnorm": "weight_norm"}
 
 
-def plot_table(spiking: Run, fixed: Run) -> str:
+def plot_table(spiking: Run, fixed: Run, columns: tuple[str, ...] = PLOT_COLUMNS) -> str:
     """A whitespace-separated table for pgfplots, one row per step.
 
-    ``step`` is 0-based like the arrays: row t holds the mini-batch loss after
-    t updates (row 0 = the untrained network). Columns: :data:`PLOT_COLUMNS`;
-    use e.g. ``\\addplot table[x=step, y=loss_spiky] {file.dat};``.
+    ``step`` is 0-based like the arrays: row t holds the mini-batch loss of
+    step t (row 0 = the untrained network). Columns: ``columns`` (default
+    :data:`PLOT_COLUMNS`); use e.g. ``\\addplot table[x=step, y=loss_spiky] {file.dat};``.
     """
     n = len(spiking.loss)
     if len(fixed.loss) != n:
         raise ValueError("both runs must have the same number of steps")
-    cols = [np.arange(n), spiking.loss, fixed.loss, spiking.accuracy, fixed.accuracy,
-            spiking.grad_norm, fixed.grad_norm, spiking.weight_norm, fixed.weight_norm]
-    lines = [" ".join(PLOT_COLUMNS)]
+    cols = [np.arange(n)]
+    for name in columns[1:]:
+        kind, proc = name.split("_")
+        cols.append(getattr(spiking if proc == "spiky" else fixed, _FIELDS[kind]))
+    lines = [" ".join(columns)]
     for row in zip(*cols):
         lines.append(f"{int(row[0])} " + " ".join(f"{x:.6g}" for x in row[1:]))
     return "\n".join(lines) + "\n"
@@ -40,6 +46,30 @@ def plot_table(spiking: Run, fixed: Run) -> str:
 def setting(value: float) -> str:
     """A setting echoed as the instructor typed it (``2``, ``0.1``, ``1e-05``): plain text, no math."""
     return f"{value:g}"
+
+
+def spread_text(d: dict[str, Any], digits: int = 0, scale: float = 1.0) -> dict[str, Any]:
+    """A summary of :func:`.analysis.spread` as printed: median, min and max with ``digits`` decimals."""
+    def num(x):
+        return None if x is None else latex.fixed(scale * x, digits) if digits else str(int(round(scale * x)))
+    return {"med": num(d["median"]), "lo": num(d["min"]), "hi": num(d["max"]), "n": d["n"], "missing": d["missing"]}
+
+
+def procedure(summary: dict[str, Any]) -> dict[str, Any]:
+    """The printed numbers of one procedure over the seeds."""
+    return {
+        "spikes": spread_text(summary["spikes"]),
+        "runs_with_spikes": summary["runs_with_spikes"],
+        "peak_ratio": spread_text(summary["peak_ratio"], 2),
+        "grad_ratio": spread_text(summary["grad_ratio"], 1),
+        "update_ratio": spread_text(summary["update_ratio"], 1),
+        "steps_to": spread_text(summary["steps_to_threshold"]),
+        "accuracy": spread_text(summary["final_accuracy"], 1, 100.0),
+        "median_grad": spread_text(summary["median_grad"], 2),
+        "max_grad": spread_text(summary["max_grad"], 1),
+        "median_update": spread_text(summary["median_update"], 3),
+        "max_update": spread_text(summary["max_update"], 2),
+    }
 
 
 def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
@@ -62,31 +92,20 @@ def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
         "measured_acc": fixed(s["initial_accuracy"], 3),
         "eval_batch": cfg.eval_batch,
         "seq_len": cfg.seq_len, "hidden": cfg.hidden, "batch": cfg.batch, "steps": cfg.steps,
-        "optimizer": "SGD" if cfg.optimizer == "sgd" else "Adam",
+        "optimizer": {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam"}[cfg.optimizer],
         "lr": setting(cfg.lr), "fix_lr": setting(ev.fix_lr), "clip": setting(cfg.clip_norm),
         "fix_lr_differs": setting(ev.fix_lr) != setting(cfg.lr),
         "max_update_formula": latex.tex(st.update_bound), "max_update": setting(ev.max_update),
-        "warmup": cfg.warmup_steps, "seed": cfg.seed,
+        "warmup": cfg.warmup_steps,
+        "seed": ev.seeds[0], "seed_last": ev.seeds[-1], "n_seeds": len(ev.seeds),
+        "window": s["window"], "spike_factor": setting(s["spike_factor"]), "threshold": setting(s["loss_threshold"]),
         "data_file": DATA_FILE,
         "zoom_steps": max(cfg.steps // 4, 20),
-        "skip": SKIP,
-        "episodes": s["episodes"], "left_episodes": s["left_episodes"],
-        "first_spike": s["first_spike"],
-        "spike_steps": ", ".join(map(str, s["spike_steps"])),
-        "peak_step": s["peak_step"], "peak_loss": fixed(s["peak_loss"]), "peak_ratio": fixed(s["peak_ratio"], 1),
-        "peak_grad_before": fixed(s["peak_grad_before"], 2),
-        "peak_update": fixed(s["peak_update"], 2), "median_update": fixed(s["median_update"], 4),
-        "median_grad": fixed(s["median_grad"], 4),
-        "max_grad": fixed(s["max_grad"], 1),
-        "weight_max": fixed(s["weight_max"], 1),
-        "late_step": s["late_step"], "late_loss": fixed(s["late_loss"]), "late_ratio": fixed(s["late_ratio"], 1),
-        "late_is_spike": s["late_ratio"] > 1.0,
-        "fixed_max_loss": fixed(s["fixed_max_loss"]), "fixed_max_ratio": fixed(s["fixed_max_ratio"], 2),
-        "fixed_spikes": s["fixed_spikes"], "fixed_max_grad": fixed(s["fixed_max_grad"], 1),
-        "spiking_final_acc": fixed(100 * s["spiking_final_acc"], 1),
-        "fixed_final_acc": fixed(100 * s["fixed_final_acc"], 1),
-        "spiking_final_loss": fixed(s["spiking_final_loss"], 3),
-        "fixed_final_loss": fixed(s["fixed_final_loss"], 3),
+        "spiking": procedure(s["spiking"]), "fixed": procedure(s["fixed"]),
+        "fix_spike_free": s["fixed"]["runs_with_spikes"] == 0,
+        "fix_slower": None not in (s["fixed"]["steps_to_threshold"]["median"], s["spiking"]["steps_to_threshold"]["median"])
+        and s["fixed"]["steps_to_threshold"]["median"] > s["spiking"]["steps_to_threshold"]["median"],
+        "plotted_spikes": ", ".join(map(str, s["per_seed"]["spiking"][0]["spike_steps"])),
         "seconds": fixed(s["seconds"], 1),
         "cache_hit": ev.cache_hit,
     }
@@ -101,11 +120,12 @@ def answers(st: StartValues, ev: Evidence) -> dict[str, Any]:
         "loss_curves.initial_accuracy.latex": latex.tex(st.accuracy_value),
         "loss_curves.measured.initial_loss": s["initial_loss"],
         "loss_curves.measured.initial_accuracy": s["initial_accuracy"],
-        # spike_steps last, as the key has always listed it
-        "loss_curves.run": {k: v for k, v in s.items() if k != "spike_steps"} | {"spike_steps": s["spike_steps"]},
+        "loss_curves.run": dict(s),
     }
 
 
 def present(derivation: StartValues, evidence: Evidence, verification: Verification) -> Presentation:
+    """Context and answers; the key's table has both procedures, the handout's only the spiking run."""
     return Presentation(context(derivation, evidence), answers(derivation, evidence),
-                        {DATA_FILE: plot_table(evidence.spiking, evidence.fixed)})
+                        {DATA_FILE: plot_table(evidence.spiking, evidence.fixed)},
+                        handout_files={DATA_FILE: plot_table(evidence.spiking, evidence.fixed, HANDOUT_COLUMNS)})

@@ -35,11 +35,16 @@ class Run:
     accuracy: np.ndarray
     grad_norm: np.ndarray
     weight_norm: np.ndarray
+    update_norm: np.ndarray
     initial_loss: float
     initial_accuracy: float
     final_loss: float
     final_accuracy: float
     seconds: float
+
+
+#: The update rules :func:`train` knows.
+OPTIMIZERS = ("sgd", "rmsprop", "adam")
 
 
 def _rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -58,8 +63,8 @@ def validate(settings: Any) -> None:
     n_markers(settings.classes)
     marker_windows(settings.seq_len, settings.classes)
     symbol_ids(settings.n_distractors)
-    if settings.optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {settings.optimizer!r}")
+    if settings.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {settings.optimizer!r}")
     if settings.steps < 1 or settings.batch < 1 or settings.eval_batch < 1 or settings.hidden < 1:
         raise ValueError("steps, batch, eval_batch and hidden must be positive")
     if settings.clip_norm <= 0 or settings.lr <= 0:
@@ -97,31 +102,30 @@ def clip_by_global_norm(grads: Mapping[str, np.ndarray], max_norm: float,
     return {k: v * scale for k, v in grads.items()}
 
 
-def train(settings: Any, fixed: bool) -> Run:
+def train(settings: Any, fixed: bool, seed: int | None = None) -> Run:
     """Train the LSTM classifier with the spiking (``fixed=False``) or fixed procedure.
 
-    Both procedures start from the same weights and see the same sequence of
-    mini-batches; they differ only in the update rule: the fixed one clips the
-    global gradient norm to ``clip_norm`` and optionally uses ``fixed_lr`` and a
-    warm-up. Optimisers: plain SGD, w <- w - lr g; or Adam (beta1 = 0.9,
-    beta2 = 0.999, eps = 1e-8, with bias correction).
+    ``seed`` (default ``settings.seed``) sets weights and data. Both procedures
+    start from the same weights and see the same sequence of mini-batches; they
+    differ only in the update rule: the fixed one clips the global gradient norm
+    to ``clip_norm`` and optionally uses ``fixed_lr`` and a warm-up. Optimisers:
+    plain SGD, w <- w - lr g; RMSprop as in PyTorch's default (v <- 0.99 v +
+    0.01 g^2, w <- w - lr g / (sqrt(v) + 1e-8), no bias correction); or Adam
+    (beta1 = 0.9, beta2 = 0.999, eps = 1e-8, with bias correction).
     """
     validate(settings)
     s = settings
-    init_rng, data_rng, eval_rng = _rngs(s.seed)
+    init_rng, data_rng, eval_rng = _rngs(s.seed if seed is None else seed)
     n_symbols = symbol_ids(s.n_distractors)[2]
     params = init_params(init_rng, n_symbols, s.hidden, s.classes)
     X_eval, y_eval = make_batch(eval_rng, s.eval_batch, s.seq_len, s.classes, s.n_distractors)
 
     start = time.perf_counter()
     initial_loss, initial_accuracy = evaluate(params, X_eval, y_eval)
-    loss = np.empty(s.steps)
-    accuracy = np.empty(s.steps)
-    grad_norm = np.empty(s.steps)
-    weight_norm = np.empty(s.steps)
+    loss, accuracy, grad_norm, weight_norm, update_norm = (np.empty(s.steps) for _ in range(5))
     m = {k: np.zeros_like(v) for k, v in params.items()}
     v = {k: np.zeros_like(v) for k, v in params.items()}
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    beta1, beta2, eps, alpha = 0.9, 0.999, 1e-8, 0.99
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(s.steps):
             X, y = make_batch(data_rng, s.batch, s.seq_len, s.classes, s.n_distractors)
@@ -132,15 +136,19 @@ def train(settings: Any, fixed: bool) -> Run:
                 grads = clip_by_global_norm(grads, s.clip_norm, grad_norm[step])
             lr = learning_rate(s, fixed, step)
             if s.optimizer == "sgd":
-                params = {k: params[k] - lr * grads[k] for k in params}
+                delta = {k: -lr * grads[k] for k in params}
+            elif s.optimizer == "rmsprop":
+                v = {k: alpha * v[k] + (1 - alpha) * grads[k] ** 2 for k in params}
+                delta = {k: -lr * grads[k] / (np.sqrt(v[k]) + eps) for k in params}
             else:
                 m = {k: beta1 * m[k] + (1 - beta1) * grads[k] for k in params}
                 v = {k: beta2 * v[k] + (1 - beta2) * grads[k] ** 2 for k in params}
                 c1, c2 = 1 - beta1 ** (step + 1), 1 - beta2 ** (step + 1)
-                params = {k: params[k] - lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + eps)
-                          for k in params}
+                delta = {k: -lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + eps) for k in params}
+            update_norm[step] = global_norm(delta)
+            params = {k: params[k] + delta[k] for k in params}
     final_loss, final_accuracy = evaluate(params, X_eval, y_eval)
     seconds = time.perf_counter() - start
     return Run(loss=loss, accuracy=accuracy, grad_norm=grad_norm, weight_norm=weight_norm,
-               initial_loss=initial_loss, initial_accuracy=initial_accuracy,
+               update_norm=update_norm, initial_loss=initial_loss, initial_accuracy=initial_accuracy,
                final_loss=final_loss, final_accuracy=final_accuracy, seconds=seconds)
