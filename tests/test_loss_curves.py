@@ -144,3 +144,12 @@ def test_context_settings(presentation):
     c = presentation.context
     assert c["max_update"] == "0.2" and c["fix_lr"] == c["lr"] == "2"
     assert (c["seed"], c["seed_last"], c["n_seeds"]) == (0, 4, 5)
+
+
+def test_runs_spread_over_processes_equal_a_run_made_alone(outcomes):
+    """The experiment trains its runs in worker processes; one run retrained here, alone, is identical."""
+    ev = outcomes["fall2025"].groups["loss_curves"].evidence
+    seed = experiment_mod.seeds_of(ev.settings)[-1]
+    alone = training.train(ev.settings, fixed=True, seed=seed)
+    for field in ("loss", "accuracy", "grad_norm", "weight_norm"):
+        np.testing.assert_array_equal(getattr(alone, field), getattr(ev.fixed_runs[-1], field))

@@ -12,8 +12,10 @@ import dataclasses
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import pathlib
+from concurrent.futures import ProcessPoolExecutor
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -113,6 +115,29 @@ def _load(path: pathlib.Path, key: str, names: list[str]) -> dict[str, Run] | No
         return None
 
 
+def _train(job: tuple[Any, bool, int]) -> Run:
+    settings, fixed, seed = job
+    return training.train(settings, fixed=fixed, seed=seed)
+
+
+def train_all(settings: Any, seeds: tuple[int, ...]) -> tuple[tuple[Run, ...], tuple[Run, ...]]:
+    """Every (procedure, seed) run, spread over the cores.
+
+    The runs are independent and each is deterministic given its seed, so the
+    results do not depend on how they are spread (a test trains one run alone
+    and compares). Workers are forked (no re-import of the caller's main
+    module); where fork is not available the runs are made one after another.
+    """
+    jobs = [(settings, fixed, s) for fixed in (False, True) for s in seeds]
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            runs = list(pool.map(_train, jobs))
+    else:
+        runs = [_train(job) for job in jobs]
+    return tuple(runs[: len(seeds)]), tuple(runs[len(seeds):])
+
+
 def run_all(settings: Any, cache_dir: pathlib.Path | None) -> tuple[tuple[Run, ...], tuple[Run, ...], bool]:
     """Return ``(spiking runs, fixed runs, cache_hit)``, one run per seed, training only on a cache miss.
 
@@ -131,8 +156,7 @@ def run_all(settings: Any, cache_dir: pathlib.Path | None) -> tuple[tuple[Run, .
         if cached is not None:
             return (tuple(cached[f"spiking{i}"] for i in range(len(seeds))),
                     tuple(cached[f"fixed{i}"] for i in range(len(seeds))), True)
-    spiking = tuple(training.train(settings, fixed=False, seed=s) for s in seeds)
-    fixed = tuple(training.train(settings, fixed=True, seed=s) for s in seeds)
+    spiking, fixed = train_all(settings, seeds)
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         runs = {f"spiking{i}": r for i, r in enumerate(spiking)} | {f"fixed{i}": r for i, r in enumerate(fixed)}
