@@ -502,7 +502,7 @@ def test_every_template_renders(fall2025_params, k):
     env = render.environment([GROUP.template_dir])
     part = {"label": "a", "points": 3}
     for name in TEMPLATES:
-        env.get_template(name).render(attention_rnn=ctx, key=True, staff=True, part=part, section={"points": 18},
+        env.get_template(name).render(attention_rnn=ctx, key=True, staff=True, part={**part, "options": ["matrix_count"]}, section={"points": 18},
                                       answer_space=0)
     dh = env.get_template("questions/attn_dh_dhprev.tex.j2").render(attention_rnn=ctx, key=True, staff=True, part=part)
     assert r"\left(Q_{1}^{\top} K_{1} + K_{1}^{\top} Q_{1}\right) h[t - 1]" in dh

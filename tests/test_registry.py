@@ -207,3 +207,14 @@ def test_answers_json_holds_every_check(outcomes):
         assert len(entries) == len(outcome.checks) == len({c.id for c in outcome.checks})
         assert list(entries) == [c.id for c in outcome.checks]
         assert all(e["passed"] for e in entries.values())
+
+
+def test_each_edition_asks_its_own_clauses(outcomes):
+    """Fall 2024 asks for the weight count of AttentionRNN(inf) and 'in terms of l, h, W_x'; Fall 2025 asks
+    what the backward and forward passes share. Each statement asks exactly its edition's clauses."""
+    f24, f25 = (build.source(outcomes[p], key="handout") for p in ("fall2024", "fall2025"))
+    assert "How many weight matrices" in f24 and "How many weight matrices" not in f25
+    assert "written with $\\ell$" in f24 and "written with $\\ell$" not in f25
+    assert "backward pass and the\nforward pass" in f25 and "backward pass and the\nforward pass" not in f24
+    assert "Backward and forward pass." in build.source(outcomes["fall2025"])
+    assert "Backward and forward pass." not in build.source(outcomes["fall2024"])

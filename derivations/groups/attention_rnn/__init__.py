@@ -35,7 +35,8 @@ GROUP = QuestionGroup(
         QuestionSpec("attn_diagram", "diagram of AttentionRNN(k) (k if at most 3, else 2)"),
         QuestionSpec("attn_a_dim", "the dimension of a[t]"),
         QuestionSpec("attn_k", "the system of equations of AttentionRNN(k)"),
-        QuestionSpec("attn_infinity", "AttentionRNN(infinity): equations, weight count, weight tying"),
+        QuestionSpec("attn_infinity", "AttentionRNN(infinity): its equations, with weight tying", options=(
+            ("matrix_count", "also asks how many weight matrices it needs and how to limit them (Fall 2024)"),)),
         QuestionSpec("attn_dh_dhprev", "the step Jacobian dh[t]/dh[t-1] of AttentionRNN(2)"),
         QuestionSpec("attn_dl_dhprev", "the total derivative dl/dh[t-1] of AttentionRNN(2) (and for general k), "
                                        "through the step Jacobians", alternative_to="attn_dh_dhprev"),
