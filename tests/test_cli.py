@@ -221,3 +221,40 @@ def test_verification_table_writes_math_as_math(outcomes):
             for text in (check.method, check.detail):
                 words = "".join(text.split("$")[0::2])
                 assert not re.search(r"[=^_\\]|\[t\]", words), (check.id, text)
+
+
+def _note_after(tex: str, question: str) -> str:
+    """The first staff note after a question's own text (its solution), or ''."""
+    start = tex.index(question)
+    end = tex.find(r"\qpart", start + len(question))
+    body = tex[start:end if end > 0 else None]
+    return body[body.index(r"\staffnote"):] if r"\staffnote" in body else ""
+
+
+@pytest.mark.parametrize("preset", ["fall2025", "fall2024"])
+def test_grading_notes_are_for_staff_only(outcomes, preset):
+    """Each solution where grading matters has a staff note with the accepted forms and the real slips,
+    printed from the context; the students' solutions and the handout carry none of it."""
+    outcome = outcomes[preset]
+    staff, students, handout = (build.source(outcome, key=a) for a in ("staff", "students", "handout"))
+    gated = outcome.groups["gated_rnn"].presentation.context
+    attn = outcome.groups["attention_rnn"].presentation.context
+    notes = {
+        "Give the dimension of": [gated["dims_dl"], gated["dims_dl_swapped"],
+                                                                    gated["dl_dWx_numerator"], "double-counted"],
+        r"Write down $\partial \ell / \partial h[T]$": [attn["dl"]["local"], attn["dl"]["total"],
+                                                        "Accept either reading"],
+    }
+    if outcome.variant.asks("attn_dh_dhprev"):
+        notes["write down the Jacobian"] = [attn["dh"]["slip"], attn["dh"]["g"], "does not type-check"]
+    if outcome.variant.asks("attn_dl_dhprev"):
+        notes["Give the expression for"] = [attn["general"]["slip"], attn["general"]["g"], "double count"]
+    for question, quoted in notes.items():
+        note = _note_after(staff, question)
+        assert note, (preset, question)
+        for text in quoted:
+            assert text in note, (preset, question, text)
+    assert "common slip" not in staff
+    for text in (students, handout):
+        assert r"\staffnote{" not in text and "Real slips" not in text
+        assert gated["dl_dWx_numerator"] not in text

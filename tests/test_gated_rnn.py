@@ -414,3 +414,21 @@ def test_built_key_has_the_section(compiled, name):
     data = np.load(folder / "verification.npz")
     assert "gated_rnn.dl_dWx" in data.files
     assert r"\subsection*{1.2.1" in (folder / "hw2_theory.tex").read_text()
+
+
+def test_accepted_numerator_layout_form_is_checked():
+    """The n x m answer the grading note accepts is the transpose of the boxed one; a wrong one fails."""
+    import dataclasses as dc
+    import importlib
+
+    import sympy as sp
+
+    exact = importlib.import_module("derivations.groups.gated_rnn.exact")
+    forms = importlib.import_module("derivations.groups.gated_rnn.forms")
+    from derivations import variant
+    from derivations.groups.gated_rnn import GROUP
+
+    d = GROUP.derive(variant.load().gated_rnn)
+    assert exact.numerator_form_check(d, 2, 3).passed
+    wrong = forms.sum_over_steps(sp.MatMul(forms.x_t, forms.g_t))  # the gate factor forgotten
+    assert not exact.numerator_form_check(dc.replace(d, dl_dWx_numerator=wrong), 2, 3).passed

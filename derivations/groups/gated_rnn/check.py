@@ -20,7 +20,7 @@ from ...registry import Verification
 from ...verify import Check
 from .derive import GatedRnnDerivation
 from .exact import (DC_LABEL, DH_LABEL, DL_LABEL, exact_dl_check, exact_step_checks, general_checks,
-                    outer_form_check)
+                    numerator_form_check, outer_form_check)
 from .numeric import (closed_dl_dWx, closed_values, double_counted_dl_dWx, forward, instance, loss,
                       loss_from_state, numeric_forms, step)
 
@@ -108,5 +108,6 @@ def check(derivation: GatedRnnDerivation, evidence: Any, seed: int) -> Verificat
         checks += exact_step_checks(d, N, M)
     checks.append(exact_dl_check(d, *EXACT_DL_SIZE, EXACT_DL_STEPS))
     checks.append(outer_form_check(d, *OUTER_SIZE))
+    checks.append(numerator_form_check(d, *OUTER_SIZE))
     fd, arrays = numeric_checks(d, seed)
     return Verification(tuple(checks + fd), arrays, {"double_count_gap": double_count_gap(d, seed)})

@@ -120,6 +120,7 @@ class GatedRnnDerivation:
     dl_dWx: sp.Sum
     dl_dWx_term: sp.MatMul
     dl_dWx_outer: sp.Sum  # the same sum, of outer products
+    dl_dWx_numerator: sp.Sum  # the same gradient in strict numerator layout (n x m): an accepted answer
     backward_step: sp.MatAdd
     # The pieces of the answers the prose names (each built by its builder).
     gate_factor: sp.Basic  # diag(c[t]): the state carried through the gate
@@ -183,7 +184,7 @@ def derive_shapes() -> dict[str, tuple[sp.Expr, ...]]:
         "dc_dhprev": F.dc_dhprev_form(F.c_t, F.W_h).shape,
         "dh_dhprev": F.dh_dhprev_form(F.c_t, F.h_prev, F.W_x, F.x_t, F.W_h).shape,
         "dl_dWx": F.dl_dWx_term_form(F.g_t, F.c_t, F.x_t).shape,
-        "dl_dWx^T": sp.Transpose(F.dl_dWx_term_form(F.g_t, F.c_t, F.x_t)).shape,  # the common slip
+        "dl_dWx^T": sp.Transpose(F.dl_dWx_term_form(F.g_t, F.c_t, F.x_t)).shape,  # strict numerator layout: an accepted alternative
         "g": F.g_t.shape,
     }
 
@@ -263,6 +264,7 @@ def derive(params: Any) -> GatedRnnDerivation:
         dl_dWx=F.sum_over_steps(F.dl_dWx_term_form(F.g_t, F.c_t, F.x_t)),
         dl_dWx_term=F.dl_dWx_term_form(F.g_t, F.c_t, F.x_t),
         dl_dWx_outer=F.sum_over_steps(F.dl_dWx_outer_form(F.g_t, F.c_t, F.x_t)),
+        dl_dWx_numerator=F.sum_over_steps(F.dl_dWx_numerator_form(F.g_t, F.c_t, F.x_t)),
         backward_step=F.backward_step_form(F.g_direct, F.g_t, F.J_t),
         gate_factor=Diag(F.c_t),
         gate_path=F.gate_path(F.c_t, F.h_prev, F.W_x, F.x_t, F.W_h),

@@ -176,6 +176,18 @@ def exact_dl_check(d: GatedRnnDerivation, N: int, M: int, steps: int) -> verify_
                       detail=f"$n = {N}$, $m = {M}$, $K = {steps}$, " + r"$\ell = \sum_t u[t]^\top h[t]$")
 
 
+def numerator_form_check(d: GatedRnnDerivation, N: int, M: int) -> verify_mod.Check:
+    """The accepted n x m answer (strict numerator layout) is exactly the transpose of the boxed one."""
+    g = sp.Matrix(1, M, lambda _, q: sp.Symbol(f"g_{q + 1}"))
+    c = sp.Matrix(M, 1, lambda r, _: sp.Symbol(f"c_{r + 1}"))
+    x = sp.Matrix(N, 1, lambda r, _: sp.Symbol(f"x_{r + 1}"))
+    values = {F.g_t: g, F.c_t: c, F.x_t: x}
+    return exact_zero("gated_rnn.dl_dWx_numerator", DL_LABEL + r", $n \times m$ form of one step",
+                      F.explicit(d.dl_dWx_numerator.function, values, N, M),
+                      F.explicit(d.dl_dWx_term, values, N, M).T, shape=(N, M),
+                      detail=f"$n = {N}$, $m = {M}$: against the transpose of the boxed form")
+
+
 def outer_form_check(d: GatedRnnDerivation, N: int, M: int) -> verify_mod.Check:
     """The printed outer-product form of step t's share equals the boxed one (explicit symbols)."""
     g = sp.Matrix(1, M, lambda _, q: sp.Symbol(f"g_{q + 1}"))

@@ -165,6 +165,11 @@ def dl_dWx_outer_form(g: sp.Basic, c: sp.Basic, x: sp.Basic) -> sp.MatMul:
     return mul(Diag(one_minus(c)), sp.Transpose(g), sp.Transpose(x))
 
 
+def dl_dWx_numerator_form(g: sp.Basic, c: sp.Basic, x: sp.Basic) -> sp.MatMul:
+    """The same share in strict numerator layout (n x m), the transpose: ``x[t] g[t] diag(1 - c[t])``."""
+    return mul(x, g, Diag(one_minus(c)))
+
+
 def backward_step_form(g_dir: sp.Basic, g: sp.Basic, J: sp.Basic) -> sp.MatAdd:
     """``g[t-1] = gbar[t-1] + g[t] dh[t]/dh[t-1]``: the backward recursion (rows)."""
     return add(g_dir, mul(g, J))

@@ -158,6 +158,8 @@ def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
         "dl_dWx": tex(d.dl_dWx),
         "dl_dWx_outer": tex(d.dl_dWx_outer),
         "dl_dWx_term": tex(d.dl_dWx_term),
+        # Strict numerator layout's n x m form (the transpose), accepted in grading.
+        "dl_dWx_numerator": tex(d.dl_dWx_numerator),
         "backward_step": tex(d.backward_step),
         "gate_factor": tex(d.gate_factor),
         "gate_derivative": tex(d.gate_derivative),
