@@ -176,12 +176,16 @@ def exact_dl_check(d: GatedRnnDerivation, N: int, M: int, steps: int) -> verify_
                       detail=f"$n = {N}$, $m = {M}$, $K = {steps}$, " + r"$\ell = \sum_t u[t]^\top h[t]$")
 
 
+def _share_symbols(N: int, M: int) -> dict:
+    """Explicit symbols for g[t] (1 x m), c[t] (m x 1) and x[t] (n x 1): one step's share of dl/dW_x."""
+    return {F.g_t: sp.Matrix(1, M, lambda _, q: sp.Symbol(f"g_{q + 1}")),
+            F.c_t: sp.Matrix(M, 1, lambda r, _: sp.Symbol(f"c_{r + 1}")),
+            F.x_t: sp.Matrix(N, 1, lambda r, _: sp.Symbol(f"x_{r + 1}"))}
+
+
 def numerator_form_check(d: GatedRnnDerivation, N: int, M: int) -> verify_mod.Check:
     """The accepted n x m answer (strict numerator layout) is exactly the transpose of the boxed one."""
-    g = sp.Matrix(1, M, lambda _, q: sp.Symbol(f"g_{q + 1}"))
-    c = sp.Matrix(M, 1, lambda r, _: sp.Symbol(f"c_{r + 1}"))
-    x = sp.Matrix(N, 1, lambda r, _: sp.Symbol(f"x_{r + 1}"))
-    values = {F.g_t: g, F.c_t: c, F.x_t: x}
+    values = _share_symbols(N, M)
     return exact_zero("gated_rnn.dl_dWx_numerator", DL_LABEL + r", $n \times m$ form of one step",
                       F.explicit(d.dl_dWx_numerator.function, values, N, M),
                       F.explicit(d.dl_dWx_term, values, N, M).T, shape=(N, M),
@@ -190,10 +194,7 @@ def numerator_form_check(d: GatedRnnDerivation, N: int, M: int) -> verify_mod.Ch
 
 def outer_form_check(d: GatedRnnDerivation, N: int, M: int) -> verify_mod.Check:
     """The printed outer-product form of step t's share equals the boxed one (explicit symbols)."""
-    g = sp.Matrix(1, M, lambda _, q: sp.Symbol(f"g_{q + 1}"))
-    c = sp.Matrix(M, 1, lambda r, _: sp.Symbol(f"c_{r + 1}"))
-    x = sp.Matrix(N, 1, lambda r, _: sp.Symbol(f"x_{r + 1}"))
-    values = {F.g_t: g, F.c_t: c, F.x_t: x}
+    values = _share_symbols(N, M)
     return exact_zero("gated_rnn.dl_dWx_outer", DL_LABEL + ", outer-product form of one step",
                       F.explicit(d.dl_dWx_outer.function, values, N, M), F.explicit(d.dl_dWx_term, values, N, M),
                       shape=(M, N), detail=f"$n = {N}$, $m = {M}$: against the boxed form, symbolic $g[t]$, $c[t]$, $x[t]$")
