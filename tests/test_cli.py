@@ -200,6 +200,7 @@ def test_each_audience_has_its_title_and_content(outcomes):
     assert "Homework 2, Theory: Solutions" in students and r"\begin{solution}" in students
     for text in (students, handout):
         assert "Verification" not in text and "SymPy" not in text and "Answer Key" not in text
+        assert "this key" not in text and "the key" not in text
     assert r"\begin{solution}" not in handout and r"Homework 2, Theory\par}" in handout
     assert "Part 2, the\n   implementation notebooks, is not covered" in staff
 
