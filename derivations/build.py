@@ -104,6 +104,7 @@ class BuildReport:
     checks: list[verify.Check]
     overfull: tuple[float, ...]
     seconds: dict[str, float] = field(default_factory=dict)
+    pages: int = 0
 
 
 def _step(group: QuestionGroup, step: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -276,6 +277,7 @@ def document_context(outcome: Outcome, *, key: bool | str | Audience = True) -> 
         "checks_passed": sum(c.passed for c in checks),
         "checks_total": len(checks),
         "fd_step": latex.number(verify.FD_STEP),
+        "files": sorted(files(outcome, key=aud)),
     }
     for name, result in outcome.groups.items():
         ctx[name] = result.presentation.context
@@ -301,12 +303,12 @@ def arrays(outcome: Outcome) -> dict[str, np.ndarray]:
     return out
 
 
-def files(outcome: Outcome, *, handout: bool = False) -> dict[str, str]:
-    """The groups' extra files (plot data); a handout gets each group's handout files."""
+def files(outcome: Outcome, *, key: bool | str | Audience = True) -> dict[str, str]:
+    """The groups' extra files (plot data) that an audience's document gets."""
+    aud = audience_of(key)
     out: dict[str, str] = {}
     for result in outcome.groups.values():
-        p = result.presentation
-        out.update(p.handout_files if handout and p.handout_files is not None else p.files)
+        out.update(result.presentation.files_for(aud.name))
     return out
 
 
@@ -362,7 +364,7 @@ def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True)
     if aud.staff:
         (scratch / "answers.json").write_text(json.dumps(answers(outcome), indent=2) + "\n", "utf-8")
         np.savez(scratch / "verification.npz", **arrays(outcome))
-    extra = files(outcome, handout=aud.name == "handout")
+    extra = files(outcome, key=aud)
     for name, content in extra.items():
         (scratch / name).write_text(content, "utf-8")
     t1 = time.perf_counter()
@@ -378,4 +380,4 @@ def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True)
         written.append(out_dir / name)
     shutil.rmtree(scratch, ignore_errors=True)
     return BuildReport(out_dir, written, outcome.checks, compiled.overfull,
-                       {"render": t1 - t0, "latex": t2 - t1})
+                       {"render": t1 - t0, "latex": t2 - t1}, compiled.pages)

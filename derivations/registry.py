@@ -88,6 +88,14 @@ class Presentation:
     files: Mapping[str, str] = field(default_factory=dict)
     # What a handout gets instead of ``files`` (None: the same files); it must not give answers away.
     handout_files: Mapping[str, str] | None = None
+    # What the students' solutions get instead of ``files`` (None: the same files). A document
+    # shows a group's figure only when its data file is among its audience's files.
+    student_files: Mapping[str, str] | None = None
+
+    def files_for(self, audience: str) -> Mapping[str, str]:
+        """The files an audience's document gets (``staff``, ``students`` or ``handout``)."""
+        chosen = {"handout": self.handout_files, "students": self.student_files}.get(audience)
+        return self.files if chosen is None else chosen
 
 
 Constraint = Callable[[Any], "tuple[str, Any, str] | None"]

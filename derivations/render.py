@@ -69,6 +69,7 @@ class CompileResult:
     pdf: Path
     log: Path
     overfull: tuple[float, ...]  # widths in pt of every overfull hbox
+    pages: int = 0  # as the log reports it
 
 
 def latex_available() -> bool:
@@ -97,4 +98,5 @@ def compile_pdf(tex_file: Path) -> CompileResult:
         tail = (proc.stdout + proc.stderr).strip().splitlines()
         first = errors[0] if errors else (tail[-1] if tail else "unknown error")
         raise ToolError(f"LaTeX failed on {tex_file.name}: {first} (log: {log})")
-    return CompileResult(pdf, log, overfull_boxes(log_text))
+    written = re.findall(r"Output written on .*?\((\d+) pages?", log_text)
+    return CompileResult(pdf, log, overfull_boxes(log_text), int(written[-1]) if written else 0)

@@ -75,16 +75,19 @@ def outcomes(latex_pool, tmp_path_factory):
     for name in variant.presets():
         out[name] = build.run(variant.load(name), cache_dir=Path(os.environ["HW2_CACHE"]))
         if HAVE_LATEX and _NEEDS_COMPILED:
-            for kind in ("key", "handout"):
+            # Both presets' key and handout; the students' solutions of the default edition.
+            kinds = ("key", "handout") + (("students",) if name == variant.DEFAULT_PRESET else ())
+            for kind in kinds:
                 folder = tmp_path_factory.mktemp(f"{name}-{kind}")
-                _COMPILES[(name, kind)] = (folder, latex_pool.submit(build.write, out[name], folder,
-                                                                     key=kind == "key"))
+                audience = {"key": "staff"}.get(kind, kind)
+                _COMPILES[(name, kind)] = (folder, latex_pool.submit(build.write, out[name], folder, key=audience))
     return out
 
 
 @pytest.fixture(scope="session")
 def compiled(outcomes):
-    """Each preset's key and handout, compiled once: {(preset, "key"|"handout"): (folder, report)}."""
+    """Each preset's key and handout (and the default's students' solutions), compiled once:
+    {(preset, "key"|"handout"|"students"): (folder, report)}."""
     if not HAVE_LATEX:
         pytest.skip("TeX Live (latexmk, pdflatex) is not installed")
     return {job: (folder, future.result()) for job, (folder, future) in _COMPILES.items()}

@@ -259,3 +259,16 @@ def test_grading_notes_are_for_staff_only(outcomes, preset):
     for text in (students, handout):
         assert r"\staffnote{" not in text and "Real slips" not in text
         assert gated["dl_dWx_numerator"] not in text
+
+
+def test_students_solutions_fit_seven_pages_and_carry_no_staff_material(compiled):
+    """Fall 2025's published solutions: at most 7 pages, only their own PDF and source (no plot data:
+    they show no figure of the experiment), no staff or tool material in the printed text."""
+    folder, report = compiled[("fall2025", "students")]
+    assert 0 < report.pages <= 7, report.pages
+    assert sorted(p.name for p in folder.iterdir()) == ["hw2_theory_solutions.pdf", "hw2_theory_solutions.tex"]
+    text = subprocess.run(["pdftotext", str(folder / "hw2_theory_solutions.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    for word in ("Staff note", "Verification", "SymPy", "NumPy", "finite difference", "generator", "Answer Key",
+                 "Figure 4"):
+        assert word not in text, word

@@ -128,8 +128,14 @@ def _diagram(d: AttentionRnnDerivation) -> dict[str, Any]:
             "lane": round(-2.1 - LANE_GAP * (order - ii), 2),
             "turn": round(sum_x - LANE_GAP * (order / 2 - (order - ii)), 2),
         })
+    # The delay line: each delayed state is fed back (dashed) into the source it becomes.
+    # Feedback lanes run below everything; the one for the farthest source lies lowest
+    # and turns right of the others, so feedback lines never cross each other.
+    bottom = min(-2.1 - 1.9 * (order - 1), min(s["lane"] for s in srcs))
     delays = [{"index": lag, "prev": lag - 1, "label": tex_matrix_expr(source(lag).s),
-               "z_y": round(-1.1 - 1.9 * (lag - 1), 2), "y": round(-2.1 - 1.9 * (lag - 1), 2)}
+               "z_y": round(-1.1 - 1.9 * (lag - 1), 2), "y": round(-2.1 - 1.9 * (lag - 1), 2),
+               "route_x": round(sum_x + 2.0 + 0.9 + 0.3 * (order - lag), 2),
+               "feed_y": round(bottom - 0.4 * (order - lag + 1), 2)}
               for lag in range(1, order + 1)]
     return {
         "order": order, "name": model_name(order), "states_noun": "state" if order == 1 else "states",

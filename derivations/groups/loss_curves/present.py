@@ -128,4 +128,5 @@ def present(derivation: StartValues, evidence: Evidence, verification: Verificat
     """Context and answers; the key's table has both procedures, the handout's only the spiking run."""
     return Presentation(context(derivation, evidence), answers(derivation, evidence),
                         {DATA_FILE: plot_table(evidence.spiking, evidence.fixed)},
-                        handout_files={DATA_FILE: plot_table(evidence.spiking, evidence.fixed, HANDOUT_COLUMNS)})
+                        handout_files={DATA_FILE: plot_table(evidence.spiking, evidence.fixed, HANDOUT_COLUMNS)},
+                        student_files={})  # the published solutions carry no figure
