@@ -271,6 +271,7 @@ def document_context(outcome: Outcome, *, key: bool | str | Audience = True) -> 
         "version": __version__, "key": aud.solutions, "staff": aud.staff, "audience": aud.name,
         "running_head": aud.running_head,
         "answer_space": f"{doc.answer_space:g}" if doc.answer_space and not aud.solutions else "",
+        "layout": doc.layout,
         "sections": sections,
         "total_points": sum(q.points for q in variant.questions),
         "checks": check_rows(checks),

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from . import params as params_mod
 from . import registry as registry_mod
 from .errors import MISSING, VariantError
-from .params import Range, Text, param
+from .params import Choice, Range, Text, param
 from .registry import Registry
 
 DEFAULT_PRESET = "fall2025"
@@ -57,6 +57,9 @@ class Document:
     student: str = param("str", "", Text(), doc="a student's name printed under the title (empty: none)")
     answer_space: float = param("float", 0.0, Range(0.0, 20.0),
                                 doc="blank space in cm left after each question of a handout for the answer")
+    layout: str = param("str", "numerator", Choice(("numerator", "unstated")),
+                        doc="the layout the handout asks for: 'numerator' (it says so) or 'unstated' "
+                            "(it says nothing, as Fall 2024); the solutions always state their convention")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 failures of a group's step, the outline, and answers.json holding every check."""
 from __future__ import annotations
 
+import dataclasses
+
 import importlib
 import sys
 import textwrap
@@ -192,8 +194,9 @@ def test_staff_notes_say_where_stated_totals_differ(outcomes):
 
 
 def test_question_options_are_validated_and_round_trip(fall2024):
-    assert fall2024.questions[[q.id for q in fall2024.questions].index("gated_dl_dWx")].options == ("in_terms",)
-    text = fall2024.text.replace('ask = ["in_terms"]', 'ask = ["colour"]')
+    assert fall2024.questions[[q.id for q in fall2024.questions].index("gated_dl_dWx")].options == ("in_terms",
+                                                                                                   "parallels")
+    text = fall2024.text.replace('ask = ["in_terms", "parallels"]', 'ask = ["colour"]')
     with pytest.raises(VariantError, match=r"questions.gated_dl_dWx.ask = \['colour'\]: allowed: a list of 'in_terms'"):
         variant.parse(text, "v.toml")
     with pytest.raises(VariantError, match=r"stated_points.cnn2 = 3: unknown; allowed: cnn"):
@@ -210,11 +213,19 @@ def test_answers_json_holds_every_check(outcomes):
 
 
 def test_each_edition_asks_its_own_clauses(outcomes):
-    """Fall 2024 asks for the weight count of AttentionRNN(inf) and 'in terms of l, h, W_x'; Fall 2025 asks
-    what the backward and forward passes share. Each statement asks exactly its edition's clauses."""
+    """Fall 2024 asks for the weight count of AttentionRNN(inf) and 'in terms of l, h, W_x'; both editions ask
+    what the backward and forward passes share. Each statement asks exactly its edition's clauses, and each
+    key answers every clause it asks."""
     f24, f25 = (build.source(outcomes[p], key="handout") for p in ("fall2024", "fall2025"))
+    k24, k25 = (build.source(outcomes[p]) for p in ("fall2024", "fall2025"))
     assert "How many weight matrices" in f24 and "How many weight matrices" not in f25
     assert "written with $\\ell$" in f24 and "written with $\\ell$" not in f25
-    assert "backward pass and the\nforward pass" in f25 and "backward pass and the\nforward pass" not in f24
-    assert "Backward and forward pass." in build.source(outcomes["fall2025"])
-    assert "Backward and forward pass." not in build.source(outcomes["fall2024"])
+    assert "In terms of $\\ell$" in k24 and "In terms of $\\ell$" not in k25
+    for handout, key in ((f24, k24), (f25, k25)):
+        assert "backward pass and the\nforward pass" in handout and "Backward and forward pass." in key
+    # Without the clause, neither the question nor the key mentions it.
+    outcome = outcomes["fall2025"]
+    plain = tuple(dataclasses.replace(q, options=()) if q.id == "gated_dl_dWx" else q for q in outcome.variant.questions)
+    bare = build.Outcome(variant.replace(outcome.variant, questions=plain), outcome.registry, outcome.groups)
+    assert "backward pass and the\nforward pass" not in build.source(bare, key="handout")
+    assert "Backward and forward pass." not in build.source(bare)

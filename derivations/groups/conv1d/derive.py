@@ -54,14 +54,15 @@ def stem() -> dict[str, sp.Basic]:
     s, k = sp.IndexedBase("s"), sp.IndexedBase("k")
     M = sp.Symbol("M", integer=True, positive=True)
     tap = sp.Symbol("m", integer=True)  # -M..M here, not the 1-based tap of the layer
-    i, jj, a, b = sp.symbols("i j a b")
+    i, jj, kk, a, b, c = sp.symbols("i j k a b c")
     # Built unevaluated, so that they print as read: x[n + m] k[m], x[n - m].
     product = sp.Mul(x[sp.Add(n, tap, evaluate=False)], k[tap], evaluate=False)
     correlation = sp.Eq(s[n], sp.Sum(product, (tap, -M, M)), evaluate=False)
     convolution_entry = x[sp.Add(n, -tap, evaluate=False)]
     return {"support": Between(-M, tap, M), "correlation": AsWritten(correlation),
             "convolution_entry": AsWritten(convolution_entry),
-            "style_shape": (a, b), "style_entry": sp.Eq(f[i, jj], DOTS, evaluate=False)}
+            # A style example with three axes, so it says nothing about the answer's shape.
+            "style_shape": (a, b, c), "style_entry": sp.Eq(f[i, jj, kk], DOTS, evaluate=False)}
 
 
 @dataclass(frozen=True)
