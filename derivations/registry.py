@@ -23,6 +23,10 @@ on the import path) whose ``__init__.py`` defines ``GROUP``, a
       the template context, the ``answers.json`` entries and extra files, built
       once from the results above; it prints, it never derives;
 
+* optionally ``vary(rng, params) -> params``: the group's per-student
+  variation space (documented in ``variation``), used by
+  :mod:`derivations.student`;
+
 * its templates, in ``templates/`` beside ``__init__.py``: the questions'
   ``questions/<id>.tex.j2`` and, for a group that has a section of its own,
   ``sections/<section>.tex.j2``.
@@ -92,6 +96,10 @@ class Presentation:
     # shows a group's figure only when its data file is among its audience's files.
     student_files: Mapping[str, str] | None = None
 
+    # Which answers.json entries answer which asked question: {question id: (answer keys, ...)}.
+    # build.answers() turns it into the "questions" table (only the questions the variant asks).
+    questions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
     def files_for(self, audience: str) -> Mapping[str, str]:
         """The files an audience's document gets (``staff``, ``students`` or ``handout``)."""
         chosen = {"handout": self.handout_files, "students": self.student_files}.get(audience)
@@ -120,6 +128,11 @@ class QuestionGroup:
     constraints: tuple[Constraint, ...] = ()
     # One paragraph for the variant reference: what the parameters change.
     about: str = ""
+    # Per-student variation (derivations.student): vary(rng, base params) -> this student's params,
+    # drawn only from ``rng`` (a numpy Generator private to the group), never from the name.
+    vary: Callable[[Any, Any], Any] | None = None
+    # The documented variation space, one paragraph for the variant reference (what vary draws).
+    variation: str = ""
 
     @property
     def optional(self) -> bool:
