@@ -4,10 +4,12 @@ VARIANT ?= fall2025
 OUT     ?= build
 PYTHON  ?= python3
 VENV    ?= .venv
+ROSTER  ?= tests/data/roster.csv
 PY      := $(VENV)/bin/python
-TEX_PACKAGES ?= texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern poppler-utils
+# texlive-latex-extra brings mylatexformat (the precompiled preamble); poppler-utils: pdftotext, pdftoppm
+TEX_PACKAGES ?= texlive-latex-base texlive-latex-recommended texlive-pictures texlive-latex-extra lmodern poppler-utils
 
-.PHONY: help setup tex pdf solutions handout student presets check test bench clean
+.PHONY: help setup tex pdf solutions handout student class presets check test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -21,8 +23,8 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed tex ## create .venv, install the package and TeX Live if missing
 
-tex: ## install TeX Live from Debian packages if latexmk/pdflatex are missing
-	@if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; then :; \
+tex: ## install TeX Live from Debian packages if pdflatex or mylatexformat is missing
+	@if command -v pdflatex >/dev/null 2>&1 && kpsewhich mylatexformat.ltx >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "installing TeX Live: $(TEX_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); \
@@ -46,6 +48,9 @@ student: setup ## key and handout for one student: make student STUDENT="Ada Lov
 	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --out "$(OUT)/students/$(STUDENT)/key"
 	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --out "$(OUT)/students/$(STUDENT)/handout" --handout
 
+class: setup ## every student of ROSTER (id,name[,seed]) into OUT/class: keys, handouts, answers.csv, manifest.json
+	$(PY) -m derivations batch --roster "$(ROSTER)" --variant $(VARIANT) --out "$(OUT)/class"
+
 presets: setup ## build both shipped presets into build/<preset>
 	$(PY) -m derivations build --variant fall2025 --out build/fall2025
 	$(PY) -m derivations build --variant fall2024 --out build/fall2024
@@ -56,7 +61,7 @@ check: $(VENV)/.installed ## validate VARIANT and run every verification, write 
 test: setup ## run the test suite
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.installed tex ## time derivations, verification, LaTeX and the training runs
+bench: $(VENV)/.installed tex ## speed ratios (single key, class set, conv1d scaling) and peak memory, in one run
 	$(PY) -m derivations.bench
 
 clean: ## remove build outputs (keeps .venv)

@@ -16,8 +16,12 @@ step (one line, exit status 2 from the CLI), never as a traceback.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import time
@@ -27,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__, latex, render, verify
+from . import __version__, latex, render, texrun, verify
 from . import registry as registry_mod
 from .errors import DerivationError, OutputError, ToolError, VariantError, VerificationError
 from .registry import Presentation, QuestionGroup, Registry, Verification
@@ -163,11 +167,59 @@ def present_all(variant: Variant, derived: dict[str, tuple[Any, Any]], verified:
     return Outcome(variant, registry, groups)
 
 
-def run(variant: Variant, registry: Registry | None = None, cache_dir: Path | None = None) -> Outcome:
-    """derive -> check -> present for every group."""
+def run(variant: Variant, registry: Registry | None = None, cache_dir: Path | None = None,
+        reuse: bool | None = None) -> Outcome:
+    """derive -> check -> present for every group.
+
+    With ``reuse`` (default: on unless ``HW2_REUSE=0``) a variant already derived and verified by
+    the same code is not derived again: the checks and presentations of its last successful run are
+    read back from ``cache_dir`` (keyed by the variant's text and a fingerprint of the generator's
+    code, templates and libraries). Only a run whose every check passed is kept.
+    """
     registry = registry or registry_mod.default()
-    derived = derive_all(variant, registry, CACHE_DIR if cache_dir is None else cache_dir)
-    return present_all(variant, derived, check_all(variant, derived, registry), registry)
+    cache_dir = CACHE_DIR if cache_dir is None else cache_dir
+    reuse = os.environ.get("HW2_REUSE", "1") != "0" if reuse is None else reuse
+    saved = cache_dir / "outcomes" / f"{_outcome_key(variant, registry)}.pickle" if reuse else None
+    if saved is not None and saved.exists():
+        try:
+            parts = pickle.loads(saved.read_bytes())
+            return Outcome(variant, registry, {name: GroupResult(None, None, verification, presentation)
+                                               for name, (verification, presentation) in parts.items()})
+        except Exception:  # noqa: BLE001 - an unreadable entry is simply rebuilt
+            pass
+    derived = derive_all(variant, registry, cache_dir)
+    outcome = present_all(variant, derived, check_all(variant, derived, registry), registry)
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=saved.parent, prefix=".outcome.")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump({n: (r.verification, r.presentation) for n, r in outcome.groups.items()}, fh)
+        os.replace(tmp, saved)
+    return outcome
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint(registry: Registry | None = None) -> str:
+    """SHA-256 over the generator's code and templates (every group's folder included) and its libraries."""
+    import jinja2
+    import sympy
+
+    registry = registry or registry_mod.default()
+    roots = {Path(__file__).resolve().parent, render.document_templates(), *registry.template_dirs(),
+             *(Path(importlib.import_module(g.package).__file__).resolve().parent for g in registry.groups)}
+    h = hashlib.sha256(f"{__version__} sympy {sympy.__version__} numpy {np.__version__} "
+                       f"jinja2 {jinja2.__version__}".encode())
+    for root in sorted(roots):
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".j2", ".toml") and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _outcome_key(variant: Variant, registry: Registry) -> str:
+    from .variant import to_toml
+
+    return hashlib.sha256((code_fingerprint(registry) + "\0" + to_toml(variant, registry)).encode()).hexdigest()[:32]
 
 
 def _points(entry: dict[str, Any], stated: int | None) -> None:
@@ -285,12 +337,81 @@ def document_context(outcome: Outcome, *, key: bool | str | Audience = True) -> 
     return ctx
 
 
+PART = "1"  # the homework part the documents cover: its sections are numbered 1.1, 1.2, ...
+
+
+def section_numbers(registry: Registry) -> dict[str, str]:
+    """The printed number of every section and common heading, from the registry's order.
+
+    Top-level headings (a section of its own, or the common heading of
+    sub-sections) are ``1.1``, ``1.2``, ... in the homework's order; the
+    sub-sections under a heading are ``1.2.1``, ``1.2.2``, ... The numbers do
+    not depend on what a variant asks, as in the section templates.
+    """
+    numbers: dict[str, str] = {}
+    children: dict[str, int] = {}
+    for g in registry:
+        top = g.parent or g.section
+        if top not in numbers:
+            numbers[top] = f"{PART}.{len(children) + 1}"
+            children[top] = 0
+        if g.parent and g.section not in numbers:
+            children[g.parent] += 1
+            numbers[g.section] = f"{numbers[g.parent]}.{children[g.parent]}"
+    return numbers
+
+
+def question_labels(variant: Variant, registry: Registry | None = None) -> dict[str, tuple[str, int]]:
+    """Each asked sub-question's printed label (``1.1(c)(ii)``) and points, in the edition's order."""
+    registry = registry or registry_mod.default()
+    numbers = section_numbers(registry)
+    out: dict[str, tuple[str, int]] = {}
+    for sec in outline(variant, registry):
+        for part in sec["parts"]:
+            head = f"{numbers[sec['id']]}({part['label']})"
+            for item in part.get("subparts", ()):
+                out[item["id"]] = (f"{head}({item['label']})", item["points"])
+            if "subparts" not in part:
+                out[part["id"]] = (head, part["points"])
+    return {q.id: out[q.id] for q in variant.questions}
+
+
+def questions_table(outcome: Outcome, entries: dict[str, Any]) -> dict[str, Any]:
+    """answers.json's ``questions``: each asked sub-question, in the edition's order, with its
+    printed label, its points and the answers.json entries that answer it (``Presentation.questions``).
+
+    Raises:
+        DerivationError: a group names an answer it does not give, or a question it does not own.
+    """
+    registry = outcome.registry
+    table: dict[str, Any] = {}
+    for g in registry:
+        result = outcome.groups.get(g.name)
+        own = {q.id for q in g.questions}
+        stray = sorted(set(result.presentation.questions) - own) if result else []
+        if stray:
+            raise DerivationError(f"{g.name}: present failed: Presentation.questions names "
+                                  f"{', '.join(stray)}, not a question of {g.name}")
+    for qid, (label, points) in question_labels(outcome.variant, registry).items():
+        group = registry.owner(qid)
+        presentation = outcome.groups[group.name].presentation
+        keys = presentation.questions.get(qid, ())
+        missing = [k for k in keys if k not in presentation.answers]
+        if missing:
+            raise DerivationError(f"{group.name}: present failed: Presentation.questions[{qid!r}] names "
+                                  f"{', '.join(missing)}, not among its answers")
+        table[qid] = {"label": label, "points": points, "answers": {k: entries[k] for k in keys}}
+    return table
+
+
 def answers(outcome: Outcome) -> dict[str, Any]:
-    """The machine-readable key: every group's answers and every check the build ran."""
+    """The machine-readable key: every group's answers, the asked questions with their answers
+    (``questions``, keyed by sub-question id in the edition's order) and every check the build ran."""
     out: dict[str, Any] = {"variant": outcome.variant.name, "generator": f"derivations {__version__}",
                            "layout": "numerator"}
     for result in outcome.groups.values():
         out.update(result.presentation.answers)
+    out["questions"] = questions_table(outcome, out)
     out["verification"] = {c.id: {"quantity": c.quantity, "method": c.method, "detail": c.detail,
                                   "max_error": c.max_error, "tolerance": c.tolerance, "passed": c.passed}
                            for c in outcome.checks}
@@ -336,22 +457,23 @@ def build(variant: Variant, out_dir: Path, *, key: bool | str | Audience = True,
     registry = registry or registry_mod.default()
     cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     t0 = time.perf_counter()
-    derived = derive_all(variant, registry, cache_dir)
+    outcome = run(variant, registry, cache_dir)
     t1 = time.perf_counter()
-    verified = check_all(variant, derived, registry)
-    t2 = time.perf_counter()
-    report = write(present_all(variant, derived, verified, registry), out_dir, key=key)
-    report.seconds = {"derive": t1 - t0, "verify": t2 - t1, **report.seconds, "total": time.perf_counter() - t0}
+    report = write(outcome, out_dir, key=key, cache_dir=cache_dir, jobs=os.cpu_count() or 1)
+    report.seconds = {"derive+verify": t1 - t0, **report.seconds, "total": time.perf_counter() - t0}
     return report
 
 
-def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True) -> BuildReport:
+def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True, cache_dir: Path | None = None,
+          jobs: int = 1) -> BuildReport:
     """Render and compile a ready outcome for an audience, then move the outputs into ``out_dir``.
 
     All or nothing: the files are made in a scratch folder and moved into
     place only when LaTeX succeeded. ``key`` is the audience (``"staff"``,
     ``"students"``, ``"handout"``; ``True``/``False`` mean staff/handout).
-    Only the staff key carries answers.json and verification.npz.
+    Only the staff key carries answers.json and verification.npz. Figures and
+    the precompiled preamble come from ``cache_dir`` (default ``CACHE_DIR``);
+    ``jobs`` missing figures are compiled at a time.
     """
     aud = audience_of(key)
     check_output_folder(out_dir, aud)
@@ -361,15 +483,16 @@ def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True)
     # it (and its log) behind for inspection and the output folder untouched.
     scratch = Path(tempfile.mkdtemp(prefix="hw2-build-"))
     tex = scratch / f"{aud.stem}.tex"
+    extra = files(outcome, key=aud)
+    text, _ = texrun.name_figures(text, extra)
     tex.write_text(text, "utf-8")
     if aud.staff:
         (scratch / "answers.json").write_text(json.dumps(answers(outcome), indent=2) + "\n", "utf-8")
         np.savez(scratch / "verification.npz", **arrays(outcome))
-    extra = files(outcome, key=aud)
     for name, content in extra.items():
         (scratch / name).write_text(content, "utf-8")
     t1 = time.perf_counter()
-    compiled = render.compile_pdf(tex)
+    compiled = render.compile_pdf(tex, CACHE_DIR if cache_dir is None else cache_dir, jobs=jobs)
     t2 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -27,16 +27,44 @@ def _parser() -> argparse.ArgumentParser:
                    help="staff: the full key with grading material and the verification table (default); "
                         "students: the solutions to publish")
     b.add_argument("--handout", action="store_true", help="questions only, no solutions (student handout)")
-    b.add_argument("--student", help="redraw the numbers of VARIANT for this student (reproducible)")
+    b.add_argument("--student", metavar="ID", help="the student's id: VARIANT's numbers drawn for this student "
+                   "from the id and the course secret (reproducible)")
+    _student_options(b)
     c = sub.add_parser("check", help="validate a variant and run every verification, write nothing")
     c.add_argument("--variant", default=variant_mod.DEFAULT_PRESET)
     c.add_argument("--student")
+    _student_options(c)
     v = sub.add_parser("variant", help="print the TOML of a variant (with --student: that student's numbers)")
     v.add_argument("--variant", default=variant_mod.DEFAULT_PRESET)
     v.add_argument("--student")
+    _student_options(v)
     sub.add_parser("presets", help="list the shipped presets")
     sub.add_parser("reference", help="print the variant reference (docs/variant-reference.md) as Markdown")
+    from . import batch
+
+    batch.add_commands(sub)  # batch, merge, rebuild: a class of students
     return parser
+
+
+def _student_options(p: argparse.ArgumentParser) -> None:
+    """``--secret`` and ``--name``, used with ``--student ID``."""
+    p.add_argument("--secret", type=Path, metavar="FILE",
+                   help=f"the course secret the student's numbers are drawn with (default: {student.DEFAULT_SECRET} "
+                        "in the working folder, made on first use; a FILE given here must exist); never printed")
+    p.add_argument("--name", metavar="NAME", help="the student's name printed under the title (never hashed)")
+
+
+def for_student(variant: variant_mod.Variant, args: argparse.Namespace) -> variant_mod.Variant:
+    """``variant`` as drawn for ``--student`` (with ``--secret``, ``--name``), or as it is without it."""
+    sid, name = getattr(args, "student", None), getattr(args, "name", None)
+    if sid is None:
+        if name is not None:
+            raise VariantError("<arguments>", "--name", name[:60], "allowed: only together with --student ID")
+        return variant
+    sid = student.normalize_id(sid)  # a bad id is reported before a secret is made
+    path = getattr(args, "secret", None)
+    secret = student.load_secret(path, create=path is None)
+    return student.draw(variant, sid, secret=secret, name=name or "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "presets":
             print("\n".join(variant_mod.presets()))
             return 0
+        if args.command in ("batch", "merge", "rebuild"):
+            from . import batch
+
+            return batch.main(args)
         variant = variant_mod.load(args.variant)
-        if args.student is not None:
-            variant = student.draw(variant, args.student)
+        variant = for_student(variant, args)
         if args.command == "variant":
             # A preset or file as written (its comments kept); a drawn variant with its keys documented.
             print(variant.text or variant_mod.to_toml(variant), end="")

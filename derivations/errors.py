@@ -43,4 +43,4 @@ class OutputError(RuntimeError):
 
 
 class ToolError(RuntimeError):
-    """An external tool (latexmk) failed; the message says which and where the log is."""
+    """An external tool (pdflatex) failed; the message says which and where the log is."""

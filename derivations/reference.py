@@ -49,6 +49,8 @@ def markdown(registry: Registry | None = None) -> str:
         out += ["", f"## `[{g.name}]`" + ("" if g.optional else " (required)") + f": {g.title}", ""]
         if g.about:
             out += [g.about, ""]
+        if g.variation:
+            out += [f"Per student (`--student`): {g.variation}", ""]
         out += _table(g.params)
     out += ["", "## `[questions]` (required)", "",
             "Which sub-questions the edition asks, as `id = points`, in this order (a subset is fine).",

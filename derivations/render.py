@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import jinja2
 
+from . import texrun
 from .errors import ToolError
 from .latex import escape
 
@@ -70,33 +71,21 @@ class CompileResult:
     log: Path
     overfull: tuple[float, ...]  # widths in pt of every overfull hbox
     pages: int = 0  # as the log reports it
+    run: "texrun.TexRun | None" = None  # passes, figures made and reused, format used
 
 
 def latex_available() -> bool:
-    return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+    return texrun.available()
 
 
 def overfull_boxes(log_text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log_text))
 
 
-def compile_pdf(tex_file: Path) -> CompileResult:
-    """Compile ``tex_file`` in its own folder with latexmk/pdflatex, no shell escape."""
-    if not latex_available():
-        raise ToolError("latexmk/pdflatex not found; install TeX Live: apt-get install -y "
-                        "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern")
-    workdir = tex_file.parent
-    cmd = ["latexmk", "-pdf", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-           "-file-line-error", "-silent", tex_file.name]
-    env = {**os.environ, "openout_any": "p", "shell_escape": "f"}
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
-    log = tex_file.with_suffix(".log")
-    pdf = tex_file.with_suffix(".pdf")
-    log_text = log.read_text("latin-1") if log.exists() else ""
-    if proc.returncode != 0 or not pdf.exists():
-        errors = [line for line in log_text.splitlines() if line.startswith("!") or re.match(r"^\S+:\d+: ", line)]
-        tail = (proc.stdout + proc.stderr).strip().splitlines()
-        first = errors[0] if errors else (tail[-1] if tail else "unknown error")
-        raise ToolError(f"LaTeX failed on {tex_file.name}: {first} (log: {log})")
-    written = re.findall(r"Output written on .*?\((\d+) pages?", log_text)
-    return CompileResult(pdf, log, overfull_boxes(log_text), int(written[-1]) if written else 0)
+def compile_pdf(tex_file: Path, cache_dir: Path | None = None, *, jobs: int = 1) -> CompileResult:
+    """Compile ``tex_file`` in its own folder with pdflatex (no shell escape), reusing the caches of
+    :mod:`derivations.texrun` in ``cache_dir`` (default: a private cache in the document's folder)."""
+    run = texrun.compile(tex_file, cache_dir if cache_dir is not None else tex_file.parent / ".texcache", jobs=jobs)
+    written = re.findall(r"Output written on .*?\((\d+) pages?", run.log_text)
+    return CompileResult(tex_file.with_suffix(".pdf"), tex_file.with_suffix(".log"), overfull_boxes(run.log_text),
+                         int(written[-1]) if written else 0, run)

@@ -192,9 +192,18 @@ def test_dimensions_and_matrix_counts(fall2025_params):
     assert (r.printed_order, r.printed_lag) == (2, 1)
     assert r.shapes["J"] == (3, 3) and r.shapes["V_stack"] == (M.n, 3)
     assert sp.Matrix(r.unit.doit()) == sp.Matrix([0, 1, 0])
+    # k <= 3: the question defines AttentionRNN(k) and the worked sizes follow k
     r3 = derived(AttentionRnn(k=3, n=4))
-    assert r3.orders == (2, 3) and r3.a_dim == {2: 3, 3: 4} and r3.matrices_untied[3] == 12
-    assert r3.shapes["J"] == (3, 3)  # the worked answer stays AttentionRNN(2)
+    assert (r3.orders, r3.printed_order, r3.diagram_order) == ((3,), 3, 3)
+    assert r3.a_dim == {3: 4} and r3.matrices_untied[3] == 12
+    assert r3.shapes["J"] == (4, 4) and sp.Matrix(r3.unit.doit()) == sp.Matrix([0, 1, 0, 0])
+    r1 = derived(AttentionRnn(k=1, n=4))
+    assert (r1.orders, r1.printed_order) == ((1,), 1) and r1.a_dim == {1: 2} and r1.matrices_untied[1] == 6
+    assert r1.shapes["J"] == (2, 2) and sp.Matrix(r1.unit.doit()) == sp.Matrix([0, 1])
+    # beyond k = 3 the question keeps AttentionRNN(2); k is still answered and checked
+    r5 = derived(AttentionRnn(k=5, n=4))
+    assert (r5.orders, r5.printed_order, r5.diagram_order) == ((2, 5), 2, 2) and r5.a_dim == {2: 3, 5: 6}
+    assert r5.shapes["J"] == (3, 3)
 
 
 def test_score_gradient_and_softmax_jacobian(fall2025_params):

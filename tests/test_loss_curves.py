@@ -40,11 +40,25 @@ def test_table_parses_to_the_same_settings():
     assert experiment_mod.cache_key(p) == experiment_mod.cache_key(LossCurves())
 
 
-@pytest.mark.parametrize("key,value", [("classes", 3), ("seq_len", 5), ("optimizer", "lbfgs"), ("seeds", 4),
-                                       ("fixed_lr", 0.0), ("steps", 10)])
+@pytest.mark.parametrize("key,value", [("classes", 1), ("classes", 21), ("seq_len", 5), ("optimizer", "lbfgs"),
+                                       ("seeds", 4), ("fixed_lr", 0.0), ("steps", 10)])
 def test_table_rules(key, value):
     with pytest.raises(VariantError, match=f"loss_curves.{key}"):
         parse_table("v.toml", "loss_curves", LossCurves, {key: value})
+
+
+@pytest.mark.parametrize("classes", [2, 3, 7, 13, 20])
+def test_any_class_count_from_2_to_20_parses(classes):
+    assert parse_table("v.toml", "loss_curves", LossCurves, {"classes": classes}).classes == classes
+
+
+def test_sequences_must_hold_two_positions_per_marker():
+    """20 classes need 5 markers, so at least 10 positions; the rule names the key, the value and the range."""
+    (markers_fit,) = GROUP.constraints
+    assert markers_fit(dataclasses.replace(LossCurves(), classes=20, seq_len=10)) is None
+    assert markers_fit(dataclasses.replace(LossCurves(), classes=4, seq_len=6)) is None
+    assert markers_fit(dataclasses.replace(LossCurves(), classes=20, seq_len=9)) == \
+        ("loss_curves.seq_len", 9, "allowed: 10..200 for classes = 20 (two positions for each of its 5 markers)")
 
 
 # ---------------------------------------------------------------- start values

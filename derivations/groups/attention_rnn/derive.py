@@ -1,11 +1,22 @@
 """The derivation of 1.2.2 AttentionRNN(k): SymPy only (no checks, no numbers, no printing).
 
+The question defines and asks about AttentionRNN(k) for the variant's k while
+``k <= MAX_DEFINED`` (its written-out system and diagram fit the page), and about
+AttentionRNN(2) beyond that, with k named in the general answers
+(:func:`defined_order`). The derivation depends only on the parameters (k, n),
+so :func:`derive` is cached per structure: a class set of variants that share
+(k, n) derives once per process, and the seed-free results computed from a
+derivation (exact checks, compiled closed forms, the presentation) are kept in
+its ``memo`` (:func:`memoized`), which a derivation built with
+``dataclasses.replace`` starts afresh, so a modified derivation is always
+checked anew.
+
 The derivation is done on SymPy matrix expressions (``MatrixSymbol``): the score
 gradient is SymPy's own matrix derivative of ``(Q_j s_j)^T (K_j s_j)``, the value
 path is the derivative of ``a_j V_j s_j``, and the softmax Jacobian is obtained by
 differentiating the exponential form and writing the result back in ``a``. The
-step Jacobian is stored once, for a generic lag ``j``; the printed AttentionRNN(2)
-answer is that expression with ``j = 1``, and :mod:`.check` evaluates the very
+step Jacobian is stored once, for a generic lag ``j``; the printed answer for the
+defined AttentionRNN(k) is that expression with ``j = 1``, and :mod:`.check` evaluates the very
 same stored expressions (numerically through ``lambdify``, exactly by substituting
 explicit symbol matrices), so a wrong stored formula fails its checks.
 
@@ -22,8 +33,9 @@ objects and notation from :mod:`derivations.symbolic`; the templates type none.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
@@ -33,9 +45,29 @@ from .loss_prev import LossPrevDerivation, derive_loss_prev
 from .model import (MAPS, J_sym, SystemLine, T, T_end, V_stack, a_vec, ell, ell_seq, h_now, h_seq, i, j, k, l, n,
                     lagged, last_source, source, source_range, system, t, u_now, w_vec)
 
-# The order and the lag the question prints explicitly: AttentionRNN(2), dh[t]/dh[t-1].
-PRINTED_ORDER = 2
+# The question defines AttentionRNN(k) for the variant's k up to MAX_DEFINED (the written-out
+# system and the diagram fit the page); beyond it, the homework's AttentionRNN(FALLBACK_ORDER).
+MAX_DEFINED = 3
+FALLBACK_ORDER = 2
+# The lag the question prints explicitly: dh[t]/dh[t-1].
 PRINTED_LAG = 1
+
+
+def defined_order(k_value: int) -> int:
+    """The order the question defines and asks about: the variant's k, or the fallback beyond MAX_DEFINED."""
+    return k_value if k_value <= MAX_DEFINED else FALLBACK_ORDER
+
+
+def memoized(holder: Any, key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per ``holder`` (a derivation) and ``key``: the seed-free work on a derivation.
+
+    The memo belongs to the object, not to its parameters: a derivation changed with
+    ``dataclasses.replace`` gets an empty memo, so its checks run on what it holds.
+    """
+    memo = holder.memo
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 @dataclass(frozen=True)
@@ -84,9 +116,9 @@ class AttentionRnnDerivation:
     """Derived answers to 1.2.2 as SymPy objects and numbers (numerator layout)."""
 
     params: Any
-    orders: tuple[int, ...]  # the orders answered concretely: 2, and the variant's k if it differs
-    diagram_order: int  # the order drawn in the diagram (the variant's k if <= 3, else 2)
-    printed_order: int  # the order of the worked answer (2)
+    orders: tuple[int, ...]  # the orders answered concretely: the defined one, and the variant's k if it differs
+    diagram_order: int  # the order drawn in the diagram (the defined one)
+    printed_order: int  # the order the question defines and asks about (defined_order of k)
     printed_lag: int  # the lag of the worked answer (1)
     # attn_a_dim: the dimension of a[t], one entry per score
     scores: dict[int, tuple[sp.Symbol, ...]]  # order -> w_0[t], ..., w_k[t]
@@ -132,13 +164,15 @@ class AttentionRnnDerivation:
     dl_dhT_infinity: sp.Expr
     loss_term: sp.MatrixExpr  # u[t]^T h[t]: the checks' loss is its sum over t = T..T_end
     loss: sp.Expr  # that sum
-    shapes: dict[str, tuple[Any, ...]]  # of the worked answer (AttentionRNN(2))
+    shapes: dict[str, tuple[Any, ...]]  # of the worked answer (the defined order)
     # The printed forms: entries of the softmax Jacobian with the common factor pulled out.
     softmax_entry_factored: sp.Expr
     softmax_factored: sp.Matrix  # of the worked order
     column_sum: sp.Expr  # V_stack J e_j written out: sum_i a_i (delta_ij - a_j) v_i
     statements: Statements
     prev: LossPrevDerivation  # attn_dl_dhprev: dl/dh[t-1] (:mod:`.loss_prev`)
+    # Seed-free results computed from this very derivation (:func:`memoized`); not a parameter of it.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def derive_softmax_jacobian(size: int) -> sp.Matrix:
@@ -247,12 +281,16 @@ def statements(score: sp.MatrixExpr, gen: Any) -> Statements:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def derive(params: Any) -> AttentionRnnDerivation:
-    """Derive every answer of 1.2.2 for AttentionRNN(2) and the variant's k."""
+    """Derive every answer of 1.2.2 for the defined AttentionRNN(k) (and the variant's k beyond it).
+
+    Cached per parameter set (the frozen (k, n)): the same structure is derived once per process.
+    """
     K = params.k
-    P, lag1 = PRINTED_ORDER, PRINTED_LAG
+    P, lag1 = defined_order(K), PRINTED_LAG
     orders = (P,) if K == P else (P, K)
-    diagram_order = K if K <= 3 else P
+    diagram_order = P
     gen = source(j)
 
     # The systems; the softmax has one input per source.

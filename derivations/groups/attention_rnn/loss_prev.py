@@ -18,7 +18,7 @@ Layout: numerator; ``dl/dh[t-1]`` is a ``1 x n`` row.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
@@ -63,6 +63,8 @@ class LossPrevDerivation:
     loss_term: sp.MatrixExpr  # u[tau]^T h[tau]
     loss: sp.Expr  # sum over tau = 1..T
     shape: tuple[Any, ...]  # 1 x n
+    # Seed-free results computed from this very derivation (:func:`.derive.memoized`).
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def readers_of(direct_lags: tuple[sp.Expr, sp.Expr]) -> tuple[sp.Expr, tuple[sp.Expr, sp.Expr]]:

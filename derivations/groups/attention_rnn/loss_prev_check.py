@@ -8,16 +8,23 @@ with ``t = t'`` and evaluated term by term, each ``dl/dh[tau]`` being the value 
 recursion already produced and each ``dh[tau]/dh[t'-1]`` the group's derived step
 Jacobian (:func:`.numeric.step_jacobians`). Finite differences of the loss with
 ``h[t-1]`` replaced judge the result.
+
+The seed-free work is done once per process: the stored sum is read into terms
+once per expression and (t, k, T) (:func:`terms`), the printed readers'
+Jacobians are compiled once per derivation (:func:`compiled_readers`); the
+sequence and every number checked on it follow the seed.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Callable
 
 import numpy as np
 import sympy as sp
 
 from ... import verify as verify_mod
 from ...symbolic import Partial, numeric
+from .derive import memoized
 from .loss_prev import LossPrevDerivation
 from .model import T, ell, ell_seq, k, lagged, source, t, vector
 from .numeric import Evaluator, Instance, reference_step, step_jacobians
@@ -46,22 +53,39 @@ def loss(states: dict[int, np.ndarray], us: np.ndarray) -> float:
     return float(sum(us[s - 1] @ h for s, h in states.items()))
 
 
-def evaluate(expr: sp.Expr, at: int, order: int, length: int, local: Callable[[int], np.ndarray],
-             grad: dict[int, np.ndarray], jac: Callable[[int, int], np.ndarray]) -> np.ndarray:
-    """The stored sum at ``t = at`` as a vector: each term read as a loss term or a chain link."""
-    value = np.zeros_like(local(at - 1))
+Term = tuple[float, str, int, int]  # (coefficient, "local" or "link", step, lag)
+
+
+@functools.lru_cache(maxsize=None)
+def terms(expr: sp.Expr, at: int, order: int, length: int) -> tuple[Term, ...]:
+    """The stored sum at ``t = at``, ``k = order``, ``T = length``, read term by term.
+
+    A term is the loss's own gradient at a step (``local``) or a chain link ``dl/dh[step]
+    dh[step]/dh[step - lag]`` (``link``). Keyed on the expression itself, the reading is done
+    once per process; a different expression (a wrong formula) is read anew.
+    """
+    out: list[Term] = []
     for term in sp.Add.make_args(expr.subs({t: at, k: order, T: length}).doit()):
         if term == 0:
             continue
         coeff, rest = term.as_coeff_Mul()
         factors = rest.args if isinstance(rest, sp.Mul) else (rest,)
         if len(factors) == 1 and isinstance(factors[0], Partial) and factors[0].args[0].base == ell_seq:
-            value = value + float(coeff) * local(int(factors[0].args[1].indices[0]))
+            out.append((float(coeff), "local", int(factors[0].args[1].indices[0]), 0))
         elif len(factors) == 2 and all(isinstance(f, Partial) for f in factors) and factors[0].args[0] == ell:
             step, prev = (int(f.indices[0]) for f in factors[1].args)
-            value = value + float(coeff) * grad[step] @ jac(step, step - prev)
+            out.append((float(coeff), "link", step, step - prev))
         else:
             raise ValueError(f"cannot evaluate the term {term}")
+    return tuple(out)
+
+
+def evaluate(expr: sp.Expr, at: int, order: int, length: int, local: Callable[[int], np.ndarray],
+             grad: dict[int, np.ndarray], jac: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """The stored sum at ``t = at`` as a vector: each term read as a loss term or a chain link."""
+    value = np.zeros_like(local(at - 1))
+    for coeff, kind, step, lag in terms(expr, at, order, length):
+        value = value + coeff * (local(step) if kind == "local" else grad[step] @ jac(step, lag))
     return value
 
 
@@ -85,21 +109,34 @@ def closed_form(d: LossPrevDerivation, ev: Evaluator, xs: np.ndarray, us: np.nda
     return grad[at - 1]
 
 
+def compiled_readers(d: LossPrevDerivation, order: int) -> tuple[tuple[int, int, Callable, Callable], ...]:
+    """Each reader of AttentionRNN(order): its lag, its step's offset from t, and its printed score
+    gradient and Jacobian compiled, once per derivation (its memo)."""
+    def build() -> tuple[tuple[int, int, Callable, Callable], ...]:
+        out = []
+        for reader in d.by_order[order]:
+            lag = int(reader.lag)
+            src = source(lag, time=reader.step)
+            h_step = vector("h", time=lagged(t - reader.step))
+            out.append((lag, int(sp.expand(reader.step - t)), numeric(reader.gradient[1], [src.Q, src.K, src.s]),
+                        numeric(reader.jacobian[1], [src.a, src.V, src.v, h_step, src.g])))
+        return tuple(out)
+
+    return memoized(d, ("readers", order), build)
+
+
 def printed_jacobians(d: LossPrevDerivation, xs: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
                       order: int, at: int) -> tuple[np.ndarray, np.ndarray]:
     """The readers' Jacobians as printed (shifted symbols a_j[t+p], g_j[t+p], ...), and the group's."""
     states = run(xs, Q, K, V, order)
     zero = np.zeros(xs.shape[1])
     printed, reference = [], []
-    for reader in d.by_order[order]:
-        lag, step = int(reader.lag), int(reader.step.subs(t, at))
-        src = source(lag, time=reader.step)
+    for lag, offset, gradient, jacobian in compiled_readers(d, order):
+        step = at + offset
         past = [states.get(step - j, zero) for j in range(1, order + 1)]
         fwd = reference_step(xs[step - 1], past, Q, K, V)
-        g = numeric(reader.gradient[1], [src.Q, src.K, src.s])(Q[lag], K[lag], states[at - 1][:, None])
-        h_step = vector("h", time=lagged(t - reader.step))
-        D = numeric(reader.jacobian[1], [src.a, src.V, src.v, h_step, src.g])(
-            fwd["a"][lag], V[lag], fwd["v"][lag][:, None], fwd["h"][:, None], g)
+        g = gradient(Q[lag], K[lag], states[at - 1][:, None])
+        D = jacobian(fwd["a"][lag], V[lag], fwd["v"][lag][:, None], fwd["h"][:, None], g)
         printed.append(np.asarray(D, float))
         reference.append(verify_mod.central_difference(
             lambda s, p=past: reference_step(xs[step - 1], p[:lag - 1] + [s] + p[lag:], Q, K, V)["h"],

@@ -38,6 +38,8 @@ def order_context(d: LossPrevDerivation, order: int, name: str) -> dict[str, Any
         "sum": reading_order(d.orders[order], d.local),
         "steps": ", ".join(f"${latex.tex(r.step)}$" for r in readers),
         "count": latex.cardinal(len(readers)),
+        "steps_noun": "step" if len(readers) == 1 else "steps",
+        "jacobians_noun": "reader's Jacobian" if len(readers) == 1 else "readers' Jacobians",
         "readers": [{
             "step": latex.tex(r.step), "lag": latex.tex(r.lag),
             "jac": latex.tex(r.jacobian[0]), "jac_rhs": latex.tex(r.jacobian[1], as_built=True),
@@ -46,9 +48,8 @@ def order_context(d: LossPrevDerivation, order: int, name: str) -> dict[str, Any
     }
 
 
-def prev_context(d: LossPrevDerivation, orders: dict[int, str], printed: int, variant: int,
-                 written_out: int) -> dict[str, Any]:
-    """``orders``: order -> its name in the prose; ``written_out``: the largest order shown term by term."""
+def prev_context(d: LossPrevDerivation, orders: dict[int, str], printed: int, variant: int) -> dict[str, Any]:
+    """``orders``: order -> its name in the prose; ``printed``: the defined order, ``variant``: the variant's k."""
     by_order = {o: order_context(d, o, name) for o, name in orders.items()}
     first, last = d.readers_shown
     return {
@@ -72,7 +73,6 @@ def prev_context(d: LossPrevDerivation, orders: dict[int, str], printed: int, va
         "row_dims": latex.dims(d.shape),
         "printed": by_order[printed],
         "variant": by_order[variant],
-        "other": variant != printed and variant <= written_out,
     }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ... import verify as verify_mod
 from ...symbolic import numeric
+from .derive import memoized
 from .model import MAPS, J_sym, V_stack, h_now, j, k, source
 
 Maps = Callable[[int], tuple[list, list, list]]
@@ -46,6 +47,11 @@ class Evaluator:
 
 
 def evaluator(d: Any) -> Evaluator:
+    """The derivation's closed forms compiled once per derivation (kept in its memo)."""
+    return memoized(d, "evaluator", lambda: _compile(d))
+
+
+def _compile(d: Any) -> Evaluator:
     gen = source(j)
     softmax = {o + 1: numeric(J, [source(ii).a for ii in range(o + 1)])
                for o, J in d.softmax_jacobian.items()}

@@ -1,8 +1,10 @@
 """1.2.2: template context and answers, printed once from the derivation (no derivation here).
 
 Every formula, size and order the templates show comes from here: the orders
-as entries (``printed``: the worked AttentionRNN(2), ``variant``: the
-variant's k, ``by_order``: each), never indexed by a typed-in number.
+as entries (``printed``: the AttentionRNN(k) the question defines and asks
+about, ``variant``: the variant's k, ``by_order``: each), never indexed by a
+typed-in number. The presentation reads only the derivation, so it is printed
+once per derivation (its memo), i.e. once per structure (k, n) in a process.
 """
 from __future__ import annotations
 
@@ -13,13 +15,13 @@ import sympy as sp
 from ... import latex
 from ...registry import Presentation, Verification
 from ...symbolic import Bracket, Paren, Partial, Slash
-from .derive import AttentionRnnDerivation
+from .derive import MAX_DEFINED, AttentionRnnDerivation, memoized
 from .loss_prev_present import prev_answers, prev_context
 from .model import MAPS, J_sym, SystemLine, T, V_stack, a_vec, ell, ell_seq, h_now, h_seq, i, j, k, l, rename_lag, \
     source, t
 
-# Written-out systems and sums fit the page up to k = 3; larger k stay in the general form.
-MAX_WRITTEN_OUT = 3
+# Written-out systems and sums fit the page up to the largest order the question defines.
+MAX_WRITTEN_OUT = MAX_DEFINED
 # Diagram geometry (cm): column spacing per order, keeping the figure inside a
 # 16.6 cm text width (A4 with 2.2 cm margins).
 DIAGRAM_SPACING = {1: 4.6, 2: 4.4, 3: 3.1}
@@ -65,6 +67,11 @@ def _local_first(expr: sp.Expr) -> str:
 def model_name(order: Any) -> str:
     """``AttentionRNN(2)``: the model's name in the prose."""
     return f"AttentionRNN({order})"
+
+
+def noun(count: int, singular: str, plural: str) -> str:
+    """The noun that agrees with ``count`` (the words themselves are the template's)."""
+    return singular if count == 1 else plural
 
 
 def _equation(sides: tuple[sp.Basic, sp.Basic], lag: Any) -> str:
@@ -138,7 +145,8 @@ def _diagram(d: AttentionRnnDerivation) -> dict[str, Any]:
                "feed_y": round(bottom - 0.4 * (order - lag + 1), 2)}
               for lag in range(1, order + 1)]
     return {
-        "order": order, "name": model_name(order), "states_noun": "state" if order == 1 else "states",
+        "order": order, "name": model_name(order), "states_word": latex.cardinal(order),
+        "states_noun": noun(order, "state", "states"),
         "sources": srcs, "left": -1.3, "right": round(right + 1.3, 2),
         "soft_x": round(right / 2, 2), "soft_width": round(right + 2.6, 2),
         "sum_x": round(sum_x, 2), "h_x": round(sum_x + 2.0, 2),
@@ -156,6 +164,7 @@ def _order(d: AttentionRnnDerivation, order: int) -> dict[str, Any]:
         "k_eq": latex.tex(sp.Eq(k, order)),
         "k_tag": latex.tex(Paren(sp.Eq(k, order))),
         "states_word": latex.cardinal(order),
+        "states_noun": noun(order, "state", "states"),
         "weights_word": latex.cardinal(d.a_dim[order]),
         "a_dim": d.a_dim[order],
         "a_shape": latex.shape((d.a_dim[order],)),
@@ -179,7 +188,6 @@ def context(d: AttentionRnnDerivation) -> dict[str, Any]:
         "by_order": by_order,
         "shown": [o for o in by_order if o["order"] <= MAX_WRITTEN_OUT],
         "printed": printed, "variant": variant,
-        "other": K != P and K <= MAX_WRITTEN_OUT,
         "base": {"eq": latex.tex(st.base_case[0]), "cond": latex.tex(st.base_case[1])},
         # (a)
         "a_dim_general": latex.tex(d.a_dim_general),
@@ -248,21 +256,27 @@ def context(d: AttentionRnnDerivation) -> dict[str, Any]:
         },
         "diagram": _diagram(d),
         # attn_dl_dhprev
-        "prev": prev_context(d.prev, {o["order"]: o["name"] for o in by_order}, P, K, MAX_WRITTEN_OUT),
+        "prev": prev_context(d.prev, {o["order"]: o["name"] for o in by_order}, P, K),
     }
 
 
 def answers(d: AttentionRnnDerivation, ctx: dict[str, Any]) -> dict[str, Any]:
-    """The answers.json entries: numbers from the derivation, LaTeX as printed in ``ctx``."""
+    """The answers.json entries: numbers from the derivation, LaTeX as printed in ``ctx``.
+
+    ``attention_rnn.a.shape`` and ``matrices_untied`` are the variant's k; the entries
+    suffixed ``.k<order>`` are the defined AttentionRNN(k) the question asks about (the same
+    for k <= MAX_DEFINED, AttentionRNN(2) beyond it).
+    """
     K, P = d.params.k, d.printed_order
     return {
+        "attention_rnn.diagram.sources": [src["s"] for src in ctx["diagram"]["sources"]],
         "attention_rnn.a.shape": [d.a_dim[K]],
-        "attention_rnn.a.shape.k2": [d.a_dim[P]],
+        f"attention_rnn.a.shape.k{P}": [d.a_dim[P]],
         "attention_rnn.a.shape.latex": ctx["a_dim_general"],
         "attention_rnn.dh_dhprev.shape": [str(s) for s in d.shapes["dh_dhprev"]],
         "attention_rnn.dl_dhT.shape": [s if isinstance(s, int) else str(s) for s in d.shapes["dl_dhT"]],
         "attention_rnn.matrices_untied": d.matrices_untied[K],
-        "attention_rnn.matrices_untied.k2": d.matrices_untied[P],
+        f"attention_rnn.matrices_untied.k{P}": d.matrices_untied[P],
         "attention_rnn.matrices_tied": d.matrices_tied,
         "attention_rnn.matrices_tied_shared_input": d.matrices_tied_shared_input,
         "attention_rnn.matrices_infinity.latex": ctx["inf_step_count"],
@@ -278,6 +292,34 @@ def answers(d: AttentionRnnDerivation, ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def questions(d: AttentionRnnDerivation) -> dict[str, tuple[str, ...]]:
+    """Which answers.json entries answer which question (keys of :func:`answers`).
+
+    The keys are the same for every defined order (k <= MAX_DEFINED), so a class set's table has
+    the same columns whatever k each student drew; beyond it, (b) asks about a[t] of AttentionRNN(2).
+    """
+    K, P = d.params.k, d.printed_order
+    return {
+        "attn_diagram": ("attention_rnn.diagram.sources",),
+        "attn_a_dim": ("attention_rnn.a.shape" if K == P else f"attention_rnn.a.shape.k{P}",
+                       "attention_rnn.a.shape.latex"),
+        "attn_k": ("attention_rnn.k.latex",),
+        "attn_infinity": ("attention_rnn.infinity.latex", "attention_rnn.matrices_tied",
+                          "attention_rnn.matrices_tied_shared_input", "attention_rnn.matrices_infinity.latex"),
+        "attn_dh_dhprev": ("attention_rnn.dh_dhprev.latex", "attention_rnn.dh_dhprev.simplified.latex",
+                           "attention_rnn.score_grad.latex", "attention_rnn.dh_dhprev.shape"),
+        "attn_dl_dhprev": ("attention_rnn.dl_dhprev.latex", "attention_rnn.dl_dhprev.general.latex",
+                           "attention_rnn.dl_dhprev.truncated.latex", "attention_rnn.dl_dhprev.jacobians.latex",
+                           "attention_rnn.dl_dhprev.shape"),
+        "attn_dl_dhT": ("attention_rnn.dl_dhT.latex", "attention_rnn.dl_dhT.total.latex",
+                        "attention_rnn.dl_dhT.shape"),
+    }
+
+
 def present(d: AttentionRnnDerivation, evidence: Any, verification: Verification) -> Presentation:
-    ctx = context(d)
-    return Presentation(context=ctx, answers=answers(d, ctx))
+    """The context and answers, printed from the derivation alone: once per derivation (its memo)."""
+    def build() -> Presentation:
+        ctx = context(d)
+        return Presentation(context=ctx, answers=answers(d, ctx), questions=questions(d))
+
+    return memoized(d, "presentation", build)

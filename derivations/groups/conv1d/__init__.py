@@ -8,6 +8,7 @@ from ...registry import QuestionGroup, QuestionSpec
 from .check import check
 from .derive import derive
 from .present import present
+from .vary import VARIATION, vary
 
 
 @dataclass(frozen=True)
@@ -49,4 +50,6 @@ GROUP = QuestionGroup(
     constraints=(kernel_fits,),
     about="The sizes printed in 1.1(c); every element formula is derived for them and checked on a random "
           "instance of exactly these sizes (and exactly, with SymPy, while the Jacobian is small).",
+    vary=vary,
+    variation=VARIATION,
 )

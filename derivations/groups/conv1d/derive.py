@@ -14,6 +14,7 @@ variant's sizes exactly as printed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ NAMES = {"df_dW": Partial(F, W.label), "df_dx": Partial(F, x.label), "dl_dW": Pa
          "df_dW_inline": Slash(F, W.label), "df_dx_inline": Slash(F, x.label), "dl_dW_inline": Slash(ell, W.label)}
 
 
+@functools.lru_cache(maxsize=1)  # the same for every variant: built once per process
 def stem() -> dict[str, sp.Basic]:
     """The question's general statements: cross-correlation, the input's index ranges, the answer style."""
     s, k = sp.IndexedBase("s"), sp.IndexedBase("k")
@@ -94,7 +96,26 @@ class Conv1dDerivation:
 
 
 def derive(params: Any) -> Conv1dDerivation:
-    """(i)-(iv) for the variant's sizes."""
+    """(i)-(iv) for the variant's sizes.
+
+    Made once per parameter set in a process (the parameters are frozen): a
+    student's key, solutions and handout share one derivation.
+    """
+    try:
+        return _derive_cached(params)
+    except TypeError:  # unhashable parameters (not a Conv1d): no cache
+        return _derive(params)
+
+
+def is_cached(d: "Conv1dDerivation") -> bool:
+    """``d`` is the derivation :func:`derive` made for ``d.params`` (not a modified copy)."""
+    try:
+        return _derive_cached(d.params) is d
+    except TypeError:
+        return False
+
+
+def _derive(params: Any) -> Conv1dDerivation:
     C, L, K, S, D, P = (params.channels, params.length, params.kernel, params.stride,
                         params.dilation, params.padding)
     L_out = output_length(L, K, S, P, D)
@@ -157,6 +178,9 @@ def derive(params: Any) -> Conv1dDerivation:
                            df_dW, df_dx, tap, dl_dW, dl_dW_explicit, dl_dW_corr, spread, shapes, taps,
                            conditions, statements)
     return dataclasses.replace(out, blocks=channel_blocks(out))
+
+
+_derive_cached = functools.lru_cache(maxsize=64)(_derive)
 
 
 def channel_blocks(d: Conv1dDerivation) -> dict[str, list[list[sp.Expr]]]:

@@ -95,4 +95,10 @@ def present(d: Any, evidence: Any, verification: Verification) -> Presentation:
         "conv1d.df_dx.latex": df_dx_value + r" \text{ if } " + condition + r", \text{ else } 0",
         "conv1d.dl_dW.latex": dl_dW,
     }
-    return Presentation(context, answers)
+    questions = {
+        "conv1d_output": ("conv1d.output_shape", "conv1d.f.latex"),
+        "conv1d_dW": ("conv1d.df_dW.shape", "conv1d.df_dW.latex"),
+        "conv1d_dx": ("conv1d.df_dx.shape", "conv1d.df_dx.latex"),
+        "conv1d_dl_dW": ("conv1d.dl_dW.shape", "conv1d.dl_dW.latex"),
+    }
+    return Presentation(context, answers, questions=questions)

@@ -12,6 +12,7 @@ from ...registry import QuestionGroup, QuestionSpec
 from .check import check
 from .derive import derive
 from .present import present
+from .vary import VARIATION, vary
 
 MAX_SIZE = 4096
 
@@ -54,4 +55,6 @@ GROUP = QuestionGroup(
     constraints=(kernel_fits,),
     about="The numbers of question 1.1(a); the answer is computed from them and checked by counting "
           "kernel positions.",
+    vary=vary,
+    variation=VARIATION,
 )

@@ -11,6 +11,7 @@ rule, the printed substitution and, with ``doit``, the value.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,7 @@ def setting(values: tuple[int, int], symbol: sp.Symbol) -> sp.Eq:
     return sp.Eq(sp.Tuple(*per_axis), sp.Tuple(*values), evaluate=False)
 
 
+@functools.lru_cache(maxsize=64)  # frozen parameters: once per parameter set in a process
 def derive(params: Any) -> Conv2dDerivation:
     """1.1(a): the output size on each axis, with the numbers substituted."""
     axes = []

@@ -38,4 +38,5 @@ def present(derivation: Any, evidence: Any, verification: Verification) -> Prese
         "answer": answer,
     }
     answers = {"conv2d.output_shape": list(derivation.output_shape), "conv2d.output_shape.latex": answer}
-    return Presentation(context, answers)
+    return Presentation(context, answers,
+                        questions={"conv2d_output": ("conv2d.output_shape", "conv2d.output_shape.latex")})

@@ -20,4 +20,5 @@ def present(derivation: Any, evidence: Any, verification: Verification) -> Prese
         "h_out_expanded": tex(g.h_out_written_out),
         "shape": latex.dims(g.named_shape),
     }
-    return Presentation(context, {"conv_general.output_shape.latex": latex.dims(g.shape)})
+    return Presentation(context, {"conv_general.output_shape.latex": latex.dims(g.shape)},
+                        questions={"conv_general": ("conv_general.output_shape.latex",)})

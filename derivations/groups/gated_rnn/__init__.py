@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ...params import Range, param
 from ...registry import QuestionGroup, QuestionSpec
 from . import check, derive, experiment, present  # the step modules (names stay the modules)
+from . import vary
 
 
 @dataclass(frozen=True)
@@ -59,4 +60,6 @@ GROUP = QuestionGroup(
     about="The answers of 1.2.1 are symbolic in n and m, so the printed key does not change with these keys: "
           "they only size the random instance of the finite-difference checks in the verification table and "
           "verification.npz. The figure's cell (32 x 32) and its draws come from [variant] seed.",
+    vary=vary.vary,
+    variation=vary.VARIATION,
 )

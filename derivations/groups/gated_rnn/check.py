@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import sympy as sp
 from ... import verify as verify_mod
 from ...registry import Verification
 from ...verify import Check
-from .derive import GatedRnnDerivation
+from .derive import GatedRnnDerivation, same_symbolic, symbolic_derivation
 from .exact import (DC_LABEL, DH_LABEL, DL_LABEL, exact_dl_check, exact_step_checks, general_checks,
                     numerator_form_check, outer_form_check)
 from .numeric import (closed_dl_dWx, closed_values, double_counted_dl_dWx, forward, instance, loss,
@@ -100,14 +101,32 @@ def double_count_gap(d: GatedRnnDerivation, seed: int) -> float:
     return verify_mod.relative_error(double_counted_dl_dWx(forms, *args), closed_dl_dWx(forms, *args))
 
 
-def check(derivation: GatedRnnDerivation, evidence: Any, seed: int) -> Verification:
-    """All checks of 1.2.1 (``evidence``, the figure's curves, is not checked here)."""
-    d = derivation
+def symbolic_checks(d: GatedRnnDerivation) -> list[Check]:
+    """The checks that do not depend on the variant: shapes, the slope, general entries, fixed exact sizes."""
     checks = shape_checks(d) + [slope_check(d)] + general_checks(d)
     for N, M in EXACT_SIZES:
         checks += exact_step_checks(d, N, M)
     checks.append(exact_dl_check(d, *EXACT_DL_SIZE, EXACT_DL_STEPS))
     checks.append(outer_form_check(d, *OUTER_SIZE))
     checks.append(numerator_form_check(d, *OUTER_SIZE))
+    return checks
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_symbolic_checks() -> tuple[Check, ...]:
+    return tuple(symbolic_checks(symbolic_derivation()))
+
+
+def check(derivation: GatedRnnDerivation, evidence: Any, seed: int) -> Verification:
+    """All checks of 1.2.1 (``evidence``, the figure's curves, is not checked here).
+
+    The variant-independent checks are made once per process for the shared
+    symbolic derivation (:func:`.derive.symbolic_derivation`); a derivation
+    with any other symbolic content (a test's deliberately wrong form) is
+    checked afresh.
+    """
+    d = derivation
+    shared = same_symbolic(d, symbolic_derivation())
+    checks = list(_cached_symbolic_checks()) if shared else symbolic_checks(d)
     fd, arrays = numeric_checks(d, seed)
     return Verification(tuple(checks + fd), arrays, {"double_count_gap": double_count_gap(d, seed)})

@@ -18,6 +18,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,13 +245,30 @@ def statements(slope_max: sp.Expr, slope: sp.Expr) -> Statements:
 
 
 def derive(params: Any) -> GatedRnnDerivation:
-    """1.2.1 for symbolic n, m (``params`` only sizes the numeric checks)."""
+    """1.2.1 for symbolic n, m (``params`` only sizes the numeric checks).
+
+    Nothing symbolic depends on ``params``: the derivation is made once per
+    process (:func:`symbolic_derivation`) and only ``params`` is set here, so a
+    second variant (another student's sizes) costs nothing.
+    """
+    return dataclasses.replace(symbolic_derivation(), params=params)
+
+
+def same_symbolic(d: GatedRnnDerivation, other: GatedRnnDerivation) -> bool:
+    """``d`` holds exactly ``other``'s symbolic results (the same objects), whatever its ``params``."""
+    return all(getattr(d, f.name) is getattr(other, f.name)
+               for f in dataclasses.fields(GatedRnnDerivation) if f.name != "params")
+
+
+@functools.lru_cache(maxsize=1)
+def symbolic_derivation() -> GatedRnnDerivation:
+    """The whole derivation, without parameters (``params=None``); made once per process."""
     shapes = derive_shapes()
     c_sym = sp.MatrixSymbol("c", *shapes["c"])
     slope = slope_maximum()
     sigmoid_derivative = sp.diff(SIGMOID(s), s)
     return GatedRnnDerivation(
-        params=params,
+        params=None,
         preactivation=F.preactivation(F.W_c, F.x_t, F.W_h, F.h_prev),
         state_update=F.state_update(F.c_t, F.h_prev, F.W_x, F.x_t),
         shapes=shapes,

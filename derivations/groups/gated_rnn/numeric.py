@@ -28,7 +28,7 @@ class NumericForms:
     dl_dWx_term: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)  # every (n, m) a student can draw, and the figure's
 def numeric_forms(N: int, M: int) -> NumericForms:
     """Compile the builders with MatrixSymbols of concrete shapes."""
     c = sp.MatrixSymbol("c", M, 1)

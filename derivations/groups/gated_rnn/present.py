@@ -183,4 +183,12 @@ def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
                                    for cv in evidence.curves},
         },
     }
-    return Presentation(context, answers)
+    questions = {
+        "gated_diagram": (),  # a drawing: nothing machine-readable
+        "gated_c_dim": ("gated_rnn.c.shape", "gated_rnn.c.latex"),
+        "gated_jacobians": ("gated_rnn.dc_dhprev.shape", "gated_rnn.dc_dhprev.latex",
+                            "gated_rnn.dh_dhprev.shape", "gated_rnn.dh_dhprev.latex"),
+        "gated_dl_dWx": ("gated_rnn.dl_dWx.shape", "gated_rnn.dl_dWx.latex"),
+        "gated_vanishing": ("gated_rnn.vanishing",),
+    }
+    return Presentation(context, answers, questions=questions)

@@ -21,8 +21,11 @@ from .check import check
 from .derive import derive
 from .experiment import experiment
 from .present import present
+from .task import MAX_CLASSES, MIN_CLASSES, min_seq_len
+from .vary import VARIATION, vary
 
 RETRAIN = "; any change retrains (runs are cached by their settings)"
+SEQ_LEN = Range(6, 200)  # sequence lengths; at least two positions per marker (markers_fit)
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,12 @@ class LossCurves:
     (:func:`.experiment.cache_key`): renaming a field invalidates every cache.
     """
 
-    classes: int = param("int", 4, Choice((2, 4, 8)),
-                         doc="number of classes C: the text's class names and marker count, the start values "
-                             "ln C and 1/C" + RETRAIN)
-    seq_len: int = param("int", 20, Range(6, 200), doc="length of the task's sequences (quoted)" + RETRAIN)
+    classes: int = param("int", 4, Range(MIN_CLASSES, MAX_CLASSES),
+                         doc="number of classes C: the task hides ceil(log2 C) markers of two kinds (X, Y) and its "
+                             "classes are the first C orders of their kinds, equally likely, named Q, R, S, U for "
+                             "four (the course's task) and A, B, C, ... otherwise; the start values ln C and 1/C"
+                             + RETRAIN)
+    seq_len: int = param("int", 20, SEQ_LEN, doc="length of the task's sequences (quoted)" + RETRAIN)
     n_distractors: int = param("int", 4, Range(1, 16), doc="number of distractor symbols of the task" + RETRAIN)
     hidden: int = param("int", 16, Range(1, 128), doc="LSTM hidden units (quoted)" + RETRAIN)
     optimizer: str = param("str", "sgd", Choice(("sgd", "rmsprop", "adam")),
@@ -73,6 +78,15 @@ class LossCurves:
                             doc="held-out sequences for the untrained/final loss and accuracy" + RETRAIN)
 
 
+def markers_fit(p: LossCurves) -> tuple[str, object, str] | None:
+    """Every marker needs a window of at least two positions: ``seq_len >= 2 ceil(log2 C)``."""
+    need = min_seq_len(p.classes)
+    if p.seq_len < need:
+        return ("loss_curves.seq_len", p.seq_len, f"allowed: {need}..{SEQ_LEN.hi} for classes = {p.classes} "
+                f"(two positions for each of its {need // 2} markers)")
+    return None
+
+
 GROUP = QuestionGroup(
     name="loss_curves",
     title="1.3 debugging loss curves: spikes from exploding gradients and their fix",
@@ -90,6 +104,9 @@ GROUP = QuestionGroup(
     present=present,
     package=__name__,
     experiment=experiment,
+    constraints=(markers_fit,),
+    vary=vary,
+    variation=VARIATION,
     about="The settings of the training experiment behind 1.3: an LSTM is trained twice (plain and with "
           "gradient-norm clipping) and the text quotes its recorded curves and numbers. Only `classes` "
           "changes the question itself; every key changes the recorded run and so the numbers of the key.",

@@ -15,7 +15,9 @@ Definitions (the text states each one next to its number):
   :data:`WINDOW` steps before it; the **update ratio** is the same for the
   update length ``||theta[t] - theta[t-1]||``;
 * **steps to threshold** (:func:`steps_to`) is the first step whose loss is
-  below :data:`LOSS_THRESHOLD`.
+  below :data:`LOSS_THRESHOLD`; the fix is **slower** (:func:`fix_slower`) when
+  its median over the runs is larger, a run that never gets there counting as
+  infinitely slow.
 """
 from __future__ import annotations
 
@@ -57,6 +59,22 @@ def steps_to(loss: np.ndarray, threshold: float = LOSS_THRESHOLD) -> int | None:
     """First step whose mini-batch loss is below ``threshold``; None if it never is."""
     below = np.flatnonzero(loss < threshold)
     return int(below[0]) if below.size else None
+
+
+def median_steps_to(stats: Sequence[dict[str, Any]]) -> float:
+    """Median over the runs of :func:`steps_to`, a run that never gets there counting as infinitely slow.
+
+    Unlike the quoted median (over the runs that get there, :func:`summarise`),
+    this compares two procedures fairly when some runs, or all, never get there.
+    """
+    return float(np.median([math.inf if s["steps_to_threshold"] is None else s["steps_to_threshold"]
+                            for s in stats]))
+
+
+def fix_slower(measured: dict[str, Any]) -> bool:
+    """Does the fixed procedure learn more slowly: a larger :func:`median_steps_to` than the spiking one?"""
+    per_seed = measured["per_seed"]
+    return median_steps_to(per_seed["fixed"]) > median_steps_to(per_seed["spiking"])
 
 
 def run_stats(run: Run, ln_c: float) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from ...registry import Presentation, Verification
 from . import analysis
 from .derive import StartValues
 from .experiment import Evidence
-from .task import CLASS_NAMES, n_markers
+from .task import COURSE_CLASSES, class_list, n_markers, n_orders
 from .training import Run
 
 DATA_FILE = "loss_curves.dat"
@@ -55,6 +55,11 @@ def spread_text(d: dict[str, Any], digits: int = 0, scale: float = 1.0) -> dict[
     return {"med": num(d["median"]), "lo": num(d["min"]), "hi": num(d["max"]), "n": d["n"], "missing": d["missing"]}
 
 
+def markers_phrase(markers: int) -> str:
+    """``2 marker symbols``, ``1 marker symbol``: the count of markers as the statement prints it."""
+    return f"{markers} marker symbol" + ("" if markers == 1 else "s")
+
+
 def procedure(summary: dict[str, Any]) -> dict[str, Any]:
     """The printed numbers of one procedure over the seeds."""
     return {
@@ -78,8 +83,13 @@ def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
         "classes": st.classes,
         "classes_definition": latex.tex(st.classes_definition),
         "cross_entropy": latex.tex(st.cross_entropy),
-        "class_names": CLASS_NAMES[st.classes],
+        "class_names": class_list(st.classes),
         "markers": n_markers(st.classes),
+        "marker_symbols": markers_phrase(n_markers(st.classes)),
+        "orders": n_orders(st.classes),
+        "all_orders": n_orders(st.classes) == st.classes,  # False: only the first C orders are classes
+        "course_task": st.classes == COURSE_CLASSES,  # the course notebook's own four classes
+        "course_classes": latex.cardinal(COURSE_CLASSES), "course_class_names": class_list(COURSE_CLASSES),
         "loss_def": latex.tex(st.loss_definition),
         "loss": latex.tex(st.loss),
         "acc_def": latex.tex(st.accuracy_definition),
@@ -103,8 +113,7 @@ def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
         "zoom_steps": max(cfg.steps // 4, 20),
         "spiking": procedure(s["spiking"]), "fixed": procedure(s["fixed"]),
         "fix_spike_free": s["fixed"]["runs_with_spikes"] == 0,
-        "fix_slower": None not in (s["fixed"]["steps_to_threshold"]["median"], s["spiking"]["steps_to_threshold"]["median"])
-        and s["fixed"]["steps_to_threshold"]["median"] > s["spiking"]["steps_to_threshold"]["median"],
+        "fix_slower": analysis.fix_slower(s),
         "plotted_spikes": ", ".join(map(str, s["per_seed"]["spiking"][0]["spike_steps"])),
         "seconds": fixed(s["seconds"], 1),
         "cache_hit": ev.cache_hit,
@@ -121,7 +130,25 @@ def answers(st: StartValues, ev: Evidence) -> dict[str, Any]:
         "loss_curves.measured.initial_loss": s["initial_loss"],
         "loss_curves.measured.initial_accuracy": s["initial_accuracy"],
         "loss_curves.run": dict(s),
+        # The short answers of 1.3(a)-(c), as the evidence above supports them (medians over the seeds).
+        "loss_curves.spikes.cause": "exploding gradients: oversized update steps on a cliff of the loss surface",
+        "loss_curves.spikes.per_run": s["spiking"]["spikes"]["median"],
+        "loss_curves.spikes.peak_over_ln_c": s["spiking"]["peak_ratio"]["median"],
+        "loss_curves.fix": "clip the gradient norm (or lower or warm up the learning rate)",
+        "loss_curves.fixed.spikes_per_run": s["fixed"]["spikes"]["median"],
     }
+
+
+#: Which answers.json entries answer which question. The start values answer 1.3(d) as numbers; the
+#: three text answers come with the medians of the recorded runs that support them (spikes per run for
+#: (a), the highest spike over ln C for (b), spikes per clipped run for (c); all runs: ``loss_curves.run``).
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "loss_spikes": ("loss_curves.spikes.cause", "loss_curves.spikes.per_run"),
+    "loss_above_initial": ("loss_curves.initial_loss", "loss_curves.spikes.peak_over_ln_c"),
+    "loss_fix": ("loss_curves.fix", "loss_curves.fixed.spikes_per_run"),
+    "loss_start": ("loss_curves.initial_loss", "loss_curves.initial_accuracy"),
+    "loss_start_accuracy": ("loss_curves.initial_accuracy",),
+}
 
 
 def present(derivation: StartValues, evidence: Evidence, verification: Verification) -> Presentation:
@@ -129,4 +156,5 @@ def present(derivation: StartValues, evidence: Evidence, verification: Verificat
     return Presentation(context(derivation, evidence), answers(derivation, evidence),
                         {DATA_FILE: plot_table(evidence.spiking, evidence.fixed)},
                         handout_files={DATA_FILE: plot_table(evidence.spiking, evidence.fixed, HANDOUT_COLUMNS)},
-                        student_files={})  # the published solutions carry no figure
+                        student_files={},  # the published solutions carry no figure
+                        questions=QUESTIONS)

@@ -1,0 +1,31 @@
+"""1.2.1 per student: the sizes of the numeric check instance (see ``VARIATION``).
+
+The answers of 1.2.1 are symbolic in n and m, so a student's printed key is the
+edition's; what changes is the random instance of the finite-difference checks
+(and, with the student's seed, the figure's draws).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+N = (2, 5)  # input size n
+M = (2, 5)  # state size m
+STEPS = (3, 8)  # sequence length K
+
+VARIATION = (
+    f"Only the numeric check instance: input size n {N[0]}..{N[1]}, state size m {M[0]}..{M[1]}, sequence "
+    f"length K {STEPS[0]}..{STEPS[1]}. The printed answers are symbolic in n and m and stay the edition's; "
+    "the figure's draws follow the student's seed."
+)
+
+
+def _between(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
+    return int(rng.integers(bounds[0], bounds[1] + 1))
+
+
+def vary(rng: np.random.Generator, base: Any) -> Any:
+    """This student's check instance sizes."""
+    return dataclasses.replace(base, n=_between(rng, N), m=_between(rng, M), steps=_between(rng, STEPS))

@@ -1,0 +1,77 @@
+"""Per-student variation of 1.3: only the number of classes, from a small set whose runs were checked.
+
+Every distinct setting of the group is one more training experiment (ten runs,
+about 10 s on two cores, then cached), and the key's answers rest on what those
+runs show. So :func:`vary` draws ``classes`` from :data:`VARIED_CLASSES` only:
+class counts whose experiment, at the default settings (those of both presets),
+passes every rule of :data:`RULES`, the claims the key makes without a
+condition. ``python -m derivations.groups.loss_curves.survey [C ...]`` runs
+(or reads from the cache) the experiments and prints each class count's
+numbers and the rules it fails; ``tests/test_loss_curves_vary.py`` checks the
+set again on the cached runs.
+
+Class counts 3 to 14 were surveyed: 3 and 5 fail "no run with the fix
+spikes" (one clipped run spiked once), 6, 9 and 13 "the plotted run spikes",
+7, 8 and 14 "the median run without the fix spikes".
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .task import min_seq_len
+
+#: A clipped run's highest loss over ln C stays below this: the mini-batch noise of the first steps.
+QUIET_PEAK = 1.1
+
+#: The class counts a student may get (4 is the base editions' own).
+VARIED_CLASSES: tuple[int, ...] = (4, 10, 11, 12)
+
+VARIATION = (
+    "`classes` is drawn uniformly from " + ", ".join(map(str, VARIED_CLASSES)) + " (those of them that fit "
+    "the base's `seq_len`, two positions per marker); every other key stays the base edition's. Each distinct "
+    "class count costs one training experiment (about 10 s, then cached), so the set is small. It holds only "
+    "class counts for which, at the default settings, the plotted run without the fix spikes, the median run "
+    "without the fix spikes and no run with the fix does, so the answers (exploding gradients acting through "
+    "oversized steps; clipping removes the spikes) hold for every student. Tried and left out: 3 and 5 (a "
+    "clipped run spiked), 6, 9 and 13 (the plotted run did not spike), 7, 8 and 14 (most runs without the fix "
+    "did not spike)."
+)
+
+
+#: The rules a class count's experiment must pass to be in :data:`VARIED_CLASSES`: (what the key
+#: claims, test on the numbers of :func:`.analysis.measure`). Spikes are the group's own
+#: (:func:`.analysis.spike_steps`); the plotted run is the first seed's.
+RULES: tuple[tuple[str, Callable[[Mapping[str, Any]], bool]], ...] = (
+    ("the plotted run without the fix spikes (the figure shows what 1.3(a) asks about)",
+     lambda m: m["per_seed"]["spiking"][0]["spikes"] > 0),
+    ("the median run without the fix spikes",
+     lambda m: m["spiking"]["spikes"]["median"] >= 1),
+    ("no run with the fix spikes (1.3(c): clipping removes the spikes)",
+     lambda m: m["fixed"]["runs_with_spikes"] == 0),
+    (f"no run with the fix goes above {QUIET_PEAK} ln C (1.3(b): only the noise of the first steps)",
+     lambda m: m["fixed"]["peak_ratio"]["max"] <= QUIET_PEAK),
+    ("the fixed runs' raw gradients are as large or larger (1.3(a): the damage is the step length)",
+     lambda m: m["fixed"]["median_grad"]["median"] >= m["spiking"]["median_grad"]["median"]),
+)
+
+
+def failures(measured: Mapping[str, Any]) -> list[str]:
+    """The rules of :data:`RULES` that an experiment's numbers (:func:`.analysis.measure`) break."""
+    return [claim for claim, holds in RULES if not holds(measured)]
+
+
+def choices(params: Any) -> tuple[int, ...]:
+    """The class counts :func:`vary` may draw for ``params``: those of the set that fit its ``seq_len``."""
+    return tuple(c for c in VARIED_CLASSES if min_seq_len(c) <= params.seq_len)
+
+
+def vary(rng: np.random.Generator, params: Any) -> Any:
+    """This student's 1.3 parameters: ``params`` with ``classes`` drawn uniformly from :func:`choices`.
+
+    Only ``rng`` is used (one draw), so the same generator state gives the same class count.
+    """
+    options = choices(params)
+    return dataclasses.replace(params, classes=options[int(rng.integers(len(options)))])

@@ -1,0 +1,84 @@
+"""The TeX runner's caches: figures named by content, compiled once and reused; a precompiled
+preamble; one pass when the cross references are known; stored outcomes reused only for the same
+variant and code."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from derivations import build, texrun, variant
+from derivations.errors import ToolError
+
+SMALL = r"""\documentclass{article}
+\usepackage{tikz}
+\usetikzlibrary{external}
+\csname endofdump\endcsname
+\tikzexternalize[mode=graphics if exists, only named=true, prefix=figures/]
+\begin{document}
+\section{One}\label{sec:one}
+See section~\ref{sec:one}.
+\begin{tikzpicture}\draw (0,0) -- (PICTURE,1);\end{tikzpicture}
+\end{document}
+"""
+
+
+def _doc(folder: Path, picture: str = "1") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    text, names = texrun.name_figures(SMALL.replace("PICTURE", picture))
+    assert len(names) == 1
+    tex = folder / "small.tex"
+    tex.write_text(text, "utf-8")
+    return tex
+
+
+def test_figure_names_follow_the_picture_and_the_data_it_reads():
+    pic = r"\begin{tikzpicture}\addplot table {data.dat};\end{tikzpicture}"
+    other = r"\begin{tikzpicture}\draw (0,0) -- (1,1);\end{tikzpicture}"
+    doc = "\\documentclass{article}\n\\begin{document}\n" + pic + other + "\n\\end{document}\n"
+    _, (a, b) = texrun.name_figures(doc, {"data.dat": "1 2\n"})
+    _, (a2, b2) = texrun.name_figures(doc, {"data.dat": "1 3\n"})
+    _, (a3, b3) = texrun.name_figures(doc.replace("article", "report"), {"data.dat": "1 2\n"})
+    assert a != a2 and b == b2  # only the picture that reads the data changes
+    assert a3 != a and b3 != b  # the preamble (fonts, sizes) is part of every name
+    text, _ = texrun.name_figures(doc, {"data.dat": "1 2\n"})
+    assert text.count(r"\tikzsetnextfilename{fig-") == 2
+
+
+@pytest.mark.latex
+def test_second_compile_reuses_figure_format_and_cross_references(tmp_path):
+    cache = tmp_path / "cache"
+    first = texrun.compile(_doc(tmp_path / "a"), cache)
+    assert first.figures_made == 1 and first.figures_reused == 0 and first.passes == 2
+    assert first.format_used == texrun.has_mylatexformat()
+    second = texrun.compile(_doc(tmp_path / "b"), cache)
+    assert second.figures_made == 0 and second.figures_reused == 1 and second.passes == 1
+    assert (tmp_path / "b" / "small.pdf").read_bytes().startswith(b"%PDF")
+    assert "??" not in second.log_text  # the reference resolved in one pass
+    changed = texrun.compile(_doc(tmp_path / "c", picture="2"), cache)
+    assert changed.figures_made == 1
+
+
+@pytest.mark.latex
+def test_a_broken_figure_is_a_tool_error(tmp_path):
+    with pytest.raises(ToolError, match="LaTeX failed on a figure of small.tex"):
+        texrun.compile(_doc(tmp_path / "a", picture=r"\undefinedmacro"), tmp_path / "cache")
+
+
+def test_a_stored_outcome_is_reused_only_for_the_same_variant(tmp_path):
+    v = variant.load("fall2025")
+    small = variant.replace(v, questions=tuple(q for q in v.questions if q.id == "conv2d_output"))
+    first = build.run(small, cache_dir=tmp_path, reuse=True)
+    registry = first.registry
+    conv2d = registry.group("conv2d")
+
+    def broken(params):
+        raise RuntimeError("derive must not run again")
+
+    patched = type(registry)([dataclasses.replace(g, derive=broken) if g is conv2d else g for g in registry])
+    again = build.run(small, registry=patched, cache_dir=tmp_path, reuse=True)
+    assert again.groups["conv2d"].presentation == first.groups["conv2d"].presentation
+    other = variant.replace(small, seed=small.seed + 1)
+    with pytest.raises(Exception, match="derive must not run again"):
+        build.run(other, registry=patched, cache_dir=tmp_path, reuse=True)
