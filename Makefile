@@ -43,10 +43,10 @@ solutions: setup ## build the solutions to publish (no staff material) into OUT/
 handout: setup ## build the student handout (questions only) of VARIANT into OUT/handout
 	$(PY) -m derivations build --variant $(VARIANT) --out $(OUT)/handout --handout
 
-student: setup ## key and handout for one student: make student STUDENT="Ada Lovelace"
-	@test -n "$(STUDENT)" || { echo 'usage: make student STUDENT="Name"'; exit 2; }
-	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --out "$(OUT)/students/$(STUDENT)/key"
-	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --out "$(OUT)/students/$(STUDENT)/handout" --handout
+student: setup ## key and handout for one student: make student STUDENT=s042 NAME="Ada Lovelace"
+	@test -n "$(STUDENT)" || { echo 'usage: make student STUDENT=<id> [NAME="printed name"]'; exit 2; }
+	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --name "$(NAME)" --out "$(OUT)/students/$(STUDENT)/key"
+	$(PY) -m derivations build --variant $(VARIANT) --student "$(STUDENT)" --name "$(NAME)" --out "$(OUT)/students/$(STUDENT)/handout" --handout
 
 class: setup ## every student of ROSTER (id,name[,seed]) into OUT/class: keys, handouts, answers.csv, manifest.json
 	$(PY) -m derivations batch --roster "$(ROSTER)" --variant $(VARIANT) --out "$(OUT)/class"

@@ -440,14 +440,37 @@ def source(outcome: Outcome, *, key: bool | str | Audience = True) -> str:
 
 
 def check_output_folder(out_dir: Path, audience: str | Audience | bool) -> None:
-    """A handout never shares a folder with answers: refuse before any work."""
+    """Refuse, before any work, an output folder that cannot be written, and a handout beside answers."""
     aud = audience_of(audience)
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{out_dir}: cannot be created, {existing} is a file (choose another --out)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{out_dir}: {existing} is not writable (choose another --out)")
     if aud.name != "handout" or not out_dir.is_dir():
         return
     found = [name for name in ANSWER_FILES if (out_dir / name).exists()]
     if found:
         raise OutputError(f"{out_dir}: holds {', '.join(found)}; a handout is never written beside answers "
                           "(choose another --out)")
+
+
+def _keep_log(message: str, scratch: Path, cache: Path) -> str:
+    """The scratch folder is removed: keep a failed run's log (in the cache) and point the message at it."""
+    import re
+
+    found = re.search(r"\(log: (.+?)\)$", message)
+    if not found:
+        return message
+    log = Path(found.group(1))
+    if not log.is_relative_to(scratch) or not log.exists():
+        return message
+    kept = cache / "logs" / log.name
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(log, kept)
+    return message[:found.start()] + f"(log: {kept})"
 
 
 def build(variant: Variant, out_dir: Path, *, key: bool | str | Audience = True, registry: Registry | None = None,
@@ -479,29 +502,35 @@ def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True,
     check_output_folder(out_dir, aud)
     t0 = time.perf_counter()
     text = source(outcome, key=aud)
-    # Everything is written to a scratch folder first; a LaTeX failure leaves
-    # it (and its log) behind for inspection and the output folder untouched.
+    # Everything is made in a private scratch folder (mode 0700), removed on every exit; the
+    # outputs move into place only when all succeeded, so a failure leaves the previous key.
+    cache = CACHE_DIR if cache_dir is None else cache_dir
     scratch = Path(tempfile.mkdtemp(prefix="hw2-build-"))
-    tex = scratch / f"{aud.stem}.tex"
-    extra = files(outcome, key=aud)
-    text, _ = texrun.name_figures(text, extra)
-    tex.write_text(text, "utf-8")
-    if aud.staff:
-        (scratch / "answers.json").write_text(json.dumps(answers(outcome), indent=2) + "\n", "utf-8")
-        np.savez(scratch / "verification.npz", **arrays(outcome))
-    for name, content in extra.items():
-        (scratch / name).write_text(content, "utf-8")
-    t1 = time.perf_counter()
-    compiled = render.compile_pdf(tex, CACHE_DIR if cache_dir is None else cache_dir, jobs=jobs)
-    t2 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    names = aud.outputs + tuple(extra)
-    for name in names:
-        shutil.copyfile(scratch / name, out_dir / (name + ".part"))
-    for name in names:
-        (out_dir / (name + ".part")).replace(out_dir / name)
-        written.append(out_dir / name)
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        tex = scratch / f"{aud.stem}.tex"
+        extra = files(outcome, key=aud)
+        text, _ = texrun.name_figures(text, extra)
+        tex.write_text(text, "utf-8")
+        if aud.staff:
+            (scratch / "answers.json").write_text(json.dumps(answers(outcome), indent=2) + "\n", "utf-8")
+            np.savez(scratch / "verification.npz", **arrays(outcome))
+        for name, content in extra.items():
+            (scratch / name).write_text(content, "utf-8")
+        t1 = time.perf_counter()
+        try:
+            compiled = render.compile_pdf(tex, cache, jobs=jobs)
+        except ToolError as exc:
+            raise ToolError(_keep_log(str(exc), scratch, cache)) from None
+        t2 = time.perf_counter()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        names = aud.outputs + tuple(extra)
+        for name in names:
+            shutil.copyfile(scratch / name, out_dir / (name + ".part"))
+        for name in names:
+            (out_dir / (name + ".part")).replace(out_dir / name)
+            written.append(out_dir / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return BuildReport(out_dir, written, outcome.checks, compiled.overfull,
                        {"render": t1 - t0, "latex": t2 - t1}, compiled.pages)

@@ -45,7 +45,11 @@ DUMP_MARK = r"\csname endofdump\endcsname"
 FIGURE_DIR = "figures"
 MAX_PASSES = 3
 _PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
-_ENV = {"openout_any": "p", "openin_any": "p", "shell_escape": "f"}
+# Paranoid file access, no shell escape, and fixed dates: the same source gives the same bytes
+# (with \pdftrailerid{} in the preamble, which fixes the document ID).
+SOURCE_DATE_EPOCH = "1700000000"  # 2023-11-14, the date every PDF carries
+_ENV = {"openout_any": "p", "openin_any": "p", "shell_escape": "f",
+        "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "FORCE_SOURCE_DATE": "1"}
 
 
 @dataclass(frozen=True)

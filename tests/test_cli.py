@@ -6,7 +6,11 @@ the CLI itself is called in-process.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +276,45 @@ def test_students_solutions_fit_seven_pages_and_carry_no_staff_material(compiled
     for word in ("Staff note", "Verification", "SymPy", "NumPy", "finite difference", "generator", "Answer Key",
                  "Figure 4"):
         assert word not in text, word
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(build, "run", lambda *a, **k: pytest.fail("derived although --out cannot be written"))
+    assert cli.main(["build", "--out", str(blocker / "key")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file" in err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):  # running as root: permissions do not bind
+        return
+    assert cli.main(["build", "--out", str(locked / "key")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+@pytest.mark.latex
+def test_a_failed_build_leaves_the_previous_key_and_no_scratch(outcomes, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "hw2_theory.pdf").write_bytes(b"%PDF previous key")
+    broken = r"\documentclass{article}\begin{document}\undefinedmacro\end{document}"
+    monkeypatch.setattr(build, "source", lambda outcome, key=True: broken)
+    with pytest.raises(ToolError, match=r"Undefined control sequence.*\(log: .*\.log\)"):
+        build.write(outcomes["fall2025"], out, cache_dir=tmp_path / "cache")
+    assert (out / "hw2_theory.pdf").read_bytes() == b"%PDF previous key"
+    assert sorted(p.name for p in out.iterdir()) == ["hw2_theory.pdf"]
+    # The private scratch folder is gone (other builds of the session may be running beside this one).
+    left = [t for t in Path(tempfile.gettempdir()).glob("hw2-build-*/*.tex") if "undefinedmacro" in t.read_text()]
+    assert left == []
+    assert list((tmp_path / "cache" / "logs").glob("*.log"))  # the log is kept where the message says
+
+
+@pytest.mark.latex
+def test_two_builds_give_the_same_bytes(compiled, outcomes, tmp_path):
+    """Same variant, same seed: byte-identical PDF, source, answers.json, verification.npz and plot data."""
+    first = compiled[("fall2025", "key")][0]
+    again = tmp_path / "again"
+    build.write(outcomes["fall2025"], again)
+    for name in ("hw2_theory.pdf", "hw2_theory.tex", "answers.json", "verification.npz", "loss_curves.dat"):
+        assert (first / name).read_bytes() == (again / name).read_bytes(), name
