@@ -16,8 +16,20 @@ class VariantError(ValueError):
 
     def __init__(self, file: str, key: str, value: object, allowed: str) -> None:
         self.file, self.key, self.value, self.allowed = file, key, value, allowed
-        shown = "<missing>" if value is _MISSING else repr(value)
+        shown = "<missing>" if value is _MISSING else quote(value)
         super().__init__(f"{file}: {key} = {shown}: {allowed}")
+
+
+QUOTE_LIMIT = 60
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (with the full length) so a message stays one line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    length = f", {len(value)} characters" if isinstance(value, str) else ""
+    return f"{text[:limit - 1]}…{text[-1]} (cut{length})"
 
 
 class _Missing:

@@ -127,3 +127,12 @@ def test_load_from_a_path(tmp_path):
     path.write_text(edit("input = [21, 12]", "input = [28, 28]"), "utf-8")
     v = variant.load(path)
     assert v.conv2d.input == (28, 28) and v.source == str(path)
+
+
+def test_a_long_bad_value_is_quoted_in_about_sixty_characters():
+    long_title = "x" * 10_000
+    with pytest.raises(VariantError) as err:
+        variant.parse(BASE.replace('title = "Homework 2, Theory: Answer Key"', f'title = "{long_title}"'), "v.toml")
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 160
+    assert "document.title" in message and "10000 characters" in message and "at most" in message
