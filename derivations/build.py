@@ -457,6 +457,23 @@ def check_output_folder(out_dir: Path, audience: str | Audience | bool) -> None:
                           "(choose another --out)")
 
 
+def _with_template(message: str, tex: Path, registry: Registry) -> str:
+    """Name the template file and line that wrote the LaTeX line an error points at."""
+    import re
+
+    # The document's own line, or the same line of a figure job's copy of it.
+    found = re.search(r"\.tex:(\d+): ", message)
+    if not found or not tex.exists():
+        return message
+    lines = tex.read_text("utf-8").splitlines()
+    number = int(found.group(1))
+    where = render.locate(lines[number - 1], registry.template_dirs()) if 0 < number <= len(lines) else None
+    if where is None:
+        return message
+    head, sep, tail = message.rpartition(" (log: ")
+    return f"{head} [template {where[0]}, line {where[1]}]{sep}{tail}" if sep else message
+
+
 def _keep_log(message: str, scratch: Path, cache: Path) -> str:
     """The scratch folder is removed: keep a failed run's log (in the cache) and point the message at it."""
     import re
@@ -520,7 +537,7 @@ def write(outcome: Outcome, out_dir: Path, *, key: bool | str | Audience = True,
         try:
             compiled = render.compile_pdf(tex, cache, jobs=jobs)
         except ToolError as exc:
-            raise ToolError(_keep_log(str(exc), scratch, cache)) from None
+            raise ToolError(_keep_log(_with_template(str(exc), tex, outcome.registry), scratch, cache)) from None
         t2 = time.perf_counter()
         out_dir.mkdir(parents=True, exist_ok=True)
         written = []

@@ -89,3 +89,27 @@ def compile_pdf(tex_file: Path, cache_dir: Path | None = None, *, jobs: int = 1)
     written = re.findall(r"Output written on .*?\((\d+) pages?", run.log_text)
     return CompileResult(tex_file.with_suffix(".pdf"), tex_file.with_suffix(".log"), overfull_boxes(run.log_text),
                          int(written[-1]) if written else 0, run)
+
+
+_JINJA = re.compile(r"\(\(\(.*?\)\)\)|\(\(\*.*?\*\)\)|\(\(=.*?=\)\)")
+
+
+def locate(tex_line: str, group_dirs: Sequence[Path] = ()) -> tuple[str, int] | None:
+    """The template file and line that wrote ``tex_line`` (the longest literal text they share).
+
+    Templates write their own text verbatim and values in between; the line of
+    a template whose literal pieces (Jinja tags removed) best cover the LaTeX
+    line is where it came from. None when no piece of 6 or more characters
+    matches (the line is all values).
+    """
+    line = tex_line.strip()
+    best: tuple[int, str, int] | None = None
+    for root in [document_templates(), *group_dirs]:
+        for path in sorted(root.rglob("*.tex.j2")):
+            for number, text in enumerate(path.read_text("utf-8").splitlines(), 1):
+                pieces = [p.strip() for p in _JINJA.split(text) if p and len(p.strip()) >= 6]
+                score = sum(len(p) for p in pieces if p in line)
+                if score and (best is None or score > best[0]):
+                    best = (score, str(path.relative_to(root)), number)
+    return None if best is None else (best[1], best[2])
+

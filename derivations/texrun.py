@@ -164,7 +164,7 @@ def _figure(tex: Path, name: str, fmt: str | None, cache_dir: Path) -> bool:
     marker = rf"\def\tikzexternalrealjob{{{tex.stem}}}"
     job = folder / f"{name}.tex"
     job.write_text(f"{head}{mark}{marker}{body}" if mark else marker + "\n" + text, "utf-8")
-    cmd = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+    cmd = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-no-shell-escape",
            f"-jobname={FIGURE_DIR}/{name}"] + ([f"-fmt={fmt}"] if fmt else []) + [f"{FIGURE_DIR}/{name}.tex"]
     proc = _run(cmd, tex.parent)
     made = folder / f"{name}.pdf"

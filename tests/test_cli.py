@@ -294,7 +294,8 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(tmp_path, monkey
 
 
 @pytest.mark.latex
-def test_a_failed_build_leaves_the_previous_key_and_no_scratch(outcomes, tmp_path, monkeypatch):
+def test_a_failed_build_leaves_the_previous_key_and_no_scratch(compiled, outcomes, tmp_path, monkeypatch):
+    # (``compiled``: the session's background compiles are done before anything is patched.)
     out = tmp_path / "out"
     out.mkdir()
     (out / "hw2_theory.pdf").write_bytes(b"%PDF previous key")
@@ -318,3 +319,25 @@ def test_two_builds_give_the_same_bytes(compiled, outcomes, tmp_path):
     build.write(outcomes["fall2025"], again)
     for name in ("hw2_theory.pdf", "hw2_theory.tex", "answers.json", "verification.npz", "loss_curves.dat"):
         assert (first / name).read_bytes() == (again / name).read_bytes(), name
+
+
+@pytest.mark.latex
+def test_a_broken_template_names_itself_and_leaves_the_old_key(compiled, outcomes, tmp_path, monkeypatch):
+    """A template that writes bad LaTeX: one line naming the LaTeX error, the template file and line,
+    and the log; the previous key stays."""
+    original = render.render
+
+    def broken(context, group_dirs=(), template=render.MAIN_TEMPLATE):
+        return original(context, group_dirs, template).replace("Write derivatives in numerator layout.",
+                                                               r"Write derivatives in numerator layout. \undefinedmacro")
+
+    monkeypatch.setattr(render, "render", broken)
+    out = tmp_path / "handout"
+    out.mkdir()
+    (out / "hw2_theory_handout.pdf").write_bytes(b"%PDF previous handout")
+    with pytest.raises(ToolError) as err:
+        build.write(outcomes["fall2025"], out, key="handout", cache_dir=tmp_path / "cache")
+    message = str(err.value)
+    assert "\n" not in message and "Undefined control sequence" in message
+    assert "[template conventions.tex.j2, line " in message and "(log: " in message
+    assert (out / "hw2_theory_handout.pdf").read_bytes() == b"%PDF previous handout"
