@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             outcome = build_mod.run(variant)
             print(f"{variant.name}: {len(outcome.checks)} checks passed")
+            defaults = variant_mod.defaults_used(variant)
+            if defaults:
+                print("defaults used (keys the file leaves out; see docs/variant-reference.md): "
+                      + ", ".join(defaults))
             return 0
         report = build_mod.build(variant, args.out, key="handout" if args.handout else args.audience)
     except VariantError as exc:

@@ -187,6 +187,26 @@ def parse(text: str, file: str = "<string>", registry: Registry | None = None) -
                    stated_points=_stated_points(file, raw, registry), text=text)
 
 
+def defaults_used(variant: Variant, registry: Registry | None = None) -> list[str]:
+    """The keys the variant's file leaves out and that take their documented default, as ``key = value``
+    (a whole optional table left out is one entry, ``[table]``). Empty for a variant without text."""
+    if not variant.text:
+        return []
+    registry = registry or registry_mod.default()
+    raw = tomllib.loads(variant.text)
+    tables = [("variant", Meta, Meta(name=variant.name, seed=variant.seed)), ("document", Document, variant.document)]
+    tables += [(g.name, g.params, variant.params[g.name]) for g in registry]
+    out = []
+    for name, params_type, value in tables:
+        if name not in raw:
+            out.append(f"[{name}] (every key)")
+            continue
+        for spec in params_mod.specs(params_type):
+            if spec.name not in raw[name] and not spec.required:
+                out.append(f"{name}.{spec.name} = {params_mod.toml_value(getattr(value, spec.name), spec.kind)}")
+    return out
+
+
 def load(spec: str | Path | None = None, registry: Registry | None = None) -> Variant:
     """Load a preset by name (``fall2025``, ``fall2024``) or a ``.toml`` file by path."""
     spec = DEFAULT_PRESET if spec is None else str(spec)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from importlib import resources
 
+from pathlib import Path
+
 import pytest
 
 from derivations import variant
@@ -136,3 +138,17 @@ def test_a_long_bad_value_is_quoted_in_about_sixty_characters():
     message = str(err.value)
     assert "\n" not in message and len(message) < 160
     assert "document.title" in message and "10000 characters" in message and "at most" in message
+
+
+def test_defaults_used_lists_every_key_the_file_leaves_out():
+    """A missing optional key takes the default the variant reference documents, and `check` lists it."""
+    text = BASE.replace("dilation = 1\npadding = 0\n", "", 1)
+    start = text.index("[loss_curves]")
+    end = text.find("\n[", start + 1)
+    text = text[:start] + text[end + 1:]
+    used = variant.defaults_used(variant.parse(text, "v.toml"))
+    assert "conv1d.dilation = 1" in used and "conv1d.padding = 0" in used
+    assert "[loss_curves] (every key)" in used
+    assert not any(u.startswith("conv2d.") for u in used)
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "variant-reference.md").read_text("utf-8")
+    assert "| `dilation` | integer | `1` |" in reference or "| `dilation` | int | `1` |" in reference
