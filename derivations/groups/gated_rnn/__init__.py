@@ -35,6 +35,10 @@ class GatedRnn:
                    doc="state size m of the finite-difference check instance only; the answers stay symbolic")
     steps: int = param("int", 6, Range(2, 32),
                        doc="sequence length K of the check instance (Jacobians checked at t = max(2, (K+1)//2))")
+    figure_seed: int = param("int", 0, Range(0, 2**32 - 1),
+                             doc="seed of the random cells drawn for the vanishing/exploding figure; 0: the "
+                                 "variant's seed. Students share one figure (their vary sets it), so a class "
+                                 "compiles it once")
 
 
 GROUP = QuestionGroup(

@@ -100,5 +100,5 @@ def growth_curves(seed: int) -> tuple[GrowthCurve, ...]:
 
 
 def experiment(params: Any, seed: int, cache_dir: Path | None = None) -> GatedRnnEvidence:
-    """The figure's curves from the variant's seed (``params`` do not size it; no cache)."""
-    return GatedRnnEvidence(growth_curves(seed))
+    """The figure's curves from ``params.figure_seed``, or the variant's seed when it is 0 (no cache)."""
+    return GatedRnnEvidence(growth_curves(getattr(params, "figure_seed", 0) or seed))
