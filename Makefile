@@ -6,8 +6,16 @@ PYTHON  ?= python3
 VENV    ?= .venv
 ROSTER  ?= tests/data/roster.csv
 PY      := $(VENV)/bin/python
-# texlive-latex-extra brings mylatexformat (the precompiled preamble); poppler-utils: pdftotext, pdftoppm
-TEX_PACKAGES ?= texlive-latex-base texlive-latex-recommended texlive-pictures texlive-latex-extra lmodern poppler-utils
+# texlive-latex-extra brings mylatexformat (the precompiled preamble); poppler-utils: pdftotext, pdftoppm.
+# Names in other scripts (loaded only by a document that holds one): Greek (LGR), Cyrillic (T2A with
+# CM-Super's Type 1 fonts), CJK (CJKutf8; Arphic GB and Big5, Wadalab Japanese, Nanum Korean).
+TEX_PACKAGES ?= texlive-latex-base texlive-latex-recommended texlive-pictures texlive-latex-extra lmodern poppler-utils \
+                texlive-lang-greek texlive-lang-cyrillic cm-super-minimal latex-cjk-common \
+                latex-cjk-chinese-arphic-gbsn00lp latex-cjk-chinese-arphic-bsmi00lp latex-cjk-japanese-wadalab \
+                texlive-lang-korean
+# One file of each of them: `make tex` installs when one is missing.
+TEX_FILES := mylatexformat.ltx lgrenc.def t2aenc.def cm-super-t2a.enc CJKutf8.sty c70gbsn.fd c70bsmi.fd c70min.fd \
+             c70nanummj.fd
 
 .PHONY: help setup tex pdf solutions handout student class presets check test bench clean
 
@@ -23,8 +31,8 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed tex ## create .venv, install the package and TeX Live if missing
 
-tex: ## install TeX Live from Debian packages if pdflatex or mylatexformat is missing
-	@if command -v pdflatex >/dev/null 2>&1 && kpsewhich mylatexformat.ltx >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then :; \
+tex: ## install TeX Live from Debian packages if pdflatex, mylatexformat or a script's fonts are missing
+	@if command -v pdflatex >/dev/null 2>&1 && kpsewhich $(TEX_FILES) >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "installing TeX Live: $(TEX_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); \

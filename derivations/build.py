@@ -319,6 +319,8 @@ def document_context(outcome: Outcome, *, key: bool | str | Audience = True) -> 
     checks = outcome.checks
     ctx: dict[str, Any] = {
         "title": getattr(doc, aud.title_field), "course": doc.course, "term": doc.term, "student": doc.student,
+        # The non-Latin scripts (Greek, Cyrillic, CJK) the user strings need: the preamble loads their fonts.
+        "scripts": latex.scripts(getattr(doc, aud.title_field), doc.course, doc.term, doc.student, variant.name),
         "variant_name": variant.name, "variant_source": variant.source, "seed": variant.seed,
         "version": __version__, "key": aud.solutions, "staff": aud.staff, "audience": aud.name,
         "running_head": aud.running_head,

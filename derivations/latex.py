@@ -8,6 +8,7 @@ notation: ``x[c, n]`` for indexed entries, ``\\odot`` for Hadamard products,
 """
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Iterable, Sequence
 
 import sympy as sp
@@ -15,17 +16,50 @@ from pylatex.utils import escape_latex
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence_traditional
 
+from . import glyphs
 from .symbolic import DOTS
 
 
 def escape(text: str) -> str:
-    """Escape user text for LaTeX with PyLaTeX's ``escape_latex``.
+    """User text as LaTeX that prints it literally, in whichever script it is written.
 
-    Every LaTeX special character becomes text (``\\`` -> ``\\textbackslash{}``, ``{`` -> ``\\{``
-    and so on), so a variant's strings can never run commands. Variant strings are
-    already free of control characters (the loader refuses them).
+    The text is taken in Unicode NFC and cut into runs of one script
+    (:func:`derivations.glyphs.runs`). Latin runs go through PyLaTeX's
+    ``escape_latex``: every LaTeX special character becomes text (``\\`` ->
+    ``\\textbackslash{}``, ``{`` -> ``\\{`` and so on), so a variant's strings can never
+    run commands. Greek, Cyrillic and CJK runs hold letters and spaces only (no
+    special character) and are wrapped in what sets them (:func:`wrap`); a
+    document holding any needs the fonts the preamble loads for ``scripts``
+    (:func:`scripts`). A character no font has, which the variant's ``Text``
+    rule refuses long before, prints as its code point (``[U+1F600]``) rather
+    than breaking the LaTeX run.
     """
-    return str(escape_latex(str(text)))
+    return "".join(wrap(kind, run) for kind, run in glyphs.runs(unicodedata.normalize("NFC", str(text))))
+
+
+def wrap(script: str | None, run: str) -> str:
+    """LaTeX that sets ``run``, a run of one script (see :func:`escape`)."""
+    if script == "latin":
+        return str(escape_latex(run))
+    if script == "greek":
+        return r"{\fontencoding{LGR}\selectfont " + run + "}"
+    if script == "cyrillic":
+        return r"{\fontencoding{T2A}\selectfont " + run + "}"
+    if script == "cjk":
+        # \hwcjkbold (base.tex.j2) strokes the outlines in bold text, for fonts without a bold face.
+        return "".join(rf"\begin{{CJK}}{{UTF8}}{{{font}}}" + (r"\hwcjkbold " if font in glyphs.CJK_NO_BOLD else "")
+                       + part + r"\end{CJK}" for font, part in glyphs.cjk_parts(run))
+    return "".join(str(escape_latex(f"[U+{ord(ch):04X}]")) for ch in run)
+
+
+def scripts(*texts: str) -> tuple[str, ...]:
+    """The scripts other than Latin that ``texts`` are written in, in :data:`glyphs.SCRIPTS` order.
+
+    The document template loads their fonts (into a format of its own) only
+    when this is not empty, so a Latin-only document is compiled exactly as before.
+    """
+    found = {glyphs.script(ch) for text in texts for ch in unicodedata.normalize("NFC", str(text))}
+    return tuple(s for s in glyphs.SCRIPTS if s != "latin" and s in found)
 
 
 def prose(text: str) -> str:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from . import glyphs
 from .errors import MISSING, VariantError
 
 MAX_TEXT = 160  # the longest title, course or term line
@@ -55,15 +57,25 @@ class Choice:
 
 @dataclass(frozen=True)
 class Text:
-    """Printable text of at most ``MAX_TEXT`` characters."""
+    """Printable text of at most ``MAX_TEXT`` characters that the documents can typeset.
+
+    Every character (of the text in Unicode NFC, as :func:`derivations.latex.escape`
+    prints it) must be in a script the TeX setup has fonts for: Latin, Greek,
+    Cyrillic or CJK (:mod:`derivations.glyphs`). The first one that is not is
+    named with its code point, so an emoji in a title is refused when the variant
+    is read, not by LaTeX after the whole derivation.
+    """
 
     limit: int = MAX_TEXT
 
     def problem(self, value: str) -> str | None:
         if len(value) > self.limit:
             return f"allowed: at most {self.limit} characters"
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
             return "allowed: printable text without control characters"
+        bad = glyphs.unsettable(value)
+        if bad is not None:
+            return f"character {bad!r} (U+{ord(bad):04X}) cannot be typeset; allowed: {glyphs.ALLOWED}"
         return None
 
     def describe(self) -> str:
