@@ -9,12 +9,18 @@ Two independent ways to check a derived closed form:
   against SymPy's brute-force Jacobian of the same symbols: every entry of the
   difference must simplify to exactly zero.
 
+For Jacobians too large to build, :func:`directional` compares ``J v`` along a
+few directions with central differences along them; :func:`expanded_jacobian`
+and :func:`exact_entries` are the exact comparison for a forward pass written
+out as sums of terms, entry by entry.
+
 Each returns a :class:`Check`; :func:`require` turns any failed check into a
 :class:`~derivations.errors.VerificationError` naming the quantity, so a key
 whose formulas disagree with their checks is never produced.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -155,3 +161,105 @@ def require(checks: Iterable[Check]) -> list[Check]:
 def random_instance(rng: np.random.Generator, *shapes: Sequence[int]) -> list[np.ndarray]:
     """Standard normal float64 arrays of the given shapes from one generator."""
     return [rng.standard_normal(tuple(s)) for s in shapes]
+
+
+def directional(
+    quantity: str,
+    label: str,
+    forward: Callable[[np.ndarray], np.ndarray],
+    at: np.ndarray,
+    directions: Sequence[np.ndarray],
+    closed: np.ndarray,
+    *,
+    shape: Sequence[int],
+    detail: str = "",
+    tol: float = FD_TOL,
+    h: float = FD_STEP,
+    case: str = "directional",
+) -> Check:
+    """Check a closed-form Jacobian ``J`` of ``forward`` at ``at`` along a few directions, never building it.
+
+    ``closed[k]`` is ``J v_k`` computed from the closed form (numerator layout:
+    ``J``'s input indices contracted with ``directions[k]``, shape ``forward(at).shape``);
+    the reference is the central difference ``(forward(at + h v_k) - forward(at - h v_k)) / 2h``.
+    ``shape`` is the Jacobian's shape, for the table. A Jacobian too large to build
+    (or to difference entry by entry) is checked this way at its own sizes.
+    """
+    def difference(v: np.ndarray) -> np.ndarray:
+        step = h * np.asarray(v, float)
+        return (np.asarray(forward(at + step), float) - np.asarray(forward(at - step), float)) / (2 * h)
+
+    reference = np.stack([difference(v) for v in directions])
+    return Check(quantity, label, tuple(shape), "finite differences",
+                 relative_error(np.asarray(closed, float), reference), tol, detail, case)
+
+
+def expanded_jacobian(terms: Sequence[Sequence[sp.Expr]], variables: Sequence[sp.Symbol]) -> list[list[sp.Expr]]:
+    """SymPy's brute-force Jacobian of outputs written as sums of terms, row by row.
+
+    Entry ``(i, k)`` is the sum over the terms of output ``i`` of
+    ``diff(term, variables[k])``. A term free of a variable contributes 0, which
+    is what ``diff`` returns for it without differentiating, so each term is
+    differentiated only with respect to its own symbols: the cost grows with
+    the number of terms, not with outputs times variables (a convolution's
+    Jacobian is mostly zeros). Each term's derivative is remembered in the
+    process (:func:`_term_derivative`, which also says how a product is
+    differentiated): the same products recur in the Jacobians of many instances.
+    """
+    column = {v: k for k, v in enumerate(variables)}
+    rows = []
+    for out in terms:
+        parts: dict[int, list[sp.Expr]] = {}
+        for t in out:
+            t = sp.sympify(t)
+            for s in t.free_symbols:
+                k = column.get(s)
+                if k is not None:
+                    parts.setdefault(k, []).append(_term_derivative(t, s))
+        row: list[sp.Expr] = [sp.S.Zero] * len(variables)
+        for k, ds in parts.items():
+            row[k] = sp.Add(*ds)
+        rows.append(row)
+    return rows
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _term_derivative(term: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
+    """``diff(term, symbol)`` for one term of a sum, remembered.
+
+    A product ``c * symbol`` with ``c`` free of ``symbol`` (the terms of a
+    convolution are ``W * x``) has derivative ``c``, the product rule with one
+    factor depending on the symbol; it is formed directly, since SymPy's
+    general ``diff`` of a product costs about half a millisecond. Any other
+    term goes through ``diff``.
+    """
+    if term == symbol:
+        return sp.S.One
+    if isinstance(term, sp.Mul):
+        others = [f for f in term.args if f != symbol]
+        if len(others) == len(term.args) - 1 and not any(f.has(symbol) for f in others):
+            return sp.Mul(*others)
+    return sp.diff(term, symbol)
+
+
+def exact_entries(quantity: str, label: str, closed: Iterable[object], brute: Iterable[sp.Expr], *,
+                  shape: Sequence[int], detail: str = "", case: str = "") -> Check:
+    """:func:`exact` for entries given one by one, in the same order on both sides.
+
+    Identical entries agree without simplification; any other pair must
+    simplify to zero. A closed entry that is not a SymPy expression (e.g.
+    ``None`` where the closed form names no valid entry) counts as a
+    difference, and so does a difference in the number of entries.
+    """
+    closed, brute = list(closed), list(brute)
+    bad = abs(len(closed) - len(brute))
+    for u, v in zip(closed, brute):
+        if not isinstance(u, (sp.Basic, int)):
+            bad += 1
+            continue
+        if u == v:
+            continue
+        d = sp.expand(sp.sympify(u) - v)
+        if d != 0 and sp.simplify(d) != 0:
+            bad += 1
+    return Check(quantity, label, tuple(shape), "exact (SymPy)", float(bad), 0, detail, case)

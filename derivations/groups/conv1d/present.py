@@ -1,14 +1,15 @@
 """1.1(c): template context and answers, printed once from the derivation."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sympy as sp
 
 from ... import latex
 from ...registry import Presentation, Verification
-from ...symbolic import DOTS, Listing
-from .derive import NAMES, W, c, p
+from ...symbolic import DOTS, Listing, Name
+from .derive import EXPLICIT_OUTPUTS, NAMES, W, c, p
 
 MAX_COLUMNS = 12  # explicit Jacobian blocks wider than this are elided with dots
 MAX_ROWS = 12
@@ -21,11 +22,50 @@ def elide(items: tuple[Any, ...], limit: int) -> Listing:
     return Listing(*items) if len(items) <= limit else Listing(*items[:2], DOTS, items[-1])
 
 
+@functools.lru_cache(maxsize=4096)
+def tex(expr: Any, *, as_built: bool = False) -> str:
+    """:func:`derivations.latex.tex`, remembered: the stem, the names and many statements are the same
+    expressions for every student of a class (SymPy expressions are immutable; equal ones print alike)."""
+    return latex.tex(expr, as_built=as_built)
+
+
+class _Printed:
+    """A Jacobian block whose entries the printer reads as their LaTeX: each distinct entry
+    (there are few: a band of K taps and zeros) is printed once, by :func:`tex`."""
+
+    def __init__(self, rows: Any) -> None:
+        self.rows, self.printed = rows, {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, r: int) -> "_PrintedRow":
+        return _PrintedRow(self, self.rows[r])
+
+
+class _PrintedRow:
+    def __init__(self, block: _Printed, row: Any) -> None:
+        self.block, self.row = block, row
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def __getitem__(self, k: int) -> Name:
+        entry, printed = self.row[k], self.block.printed
+        if entry not in printed:
+            printed[entry] = Name(tex(entry))
+        return printed[entry]
+
+
+def block(entries: Any) -> str:
+    """The block printed as a matrix, the middle elided with dots when it is too big."""
+    return latex.elided(_Printed(entries), MAX_ROWS, MAX_COLUMNS)
+
+
 def present(d: Any, evidence: Any, verification: Verification) -> Presentation:
     prm = d.params
     K, L = prm.kernel, prm.length
     st = d.statements
-    tex = latex.tex
     condition = r",\ ".join(tex(cond) for cond in d.df_dx_conditions)
     forward = tex(d.forward)
     df_dW = tex(d.df_dW)
@@ -61,7 +101,7 @@ def present(d: Any, evidence: Any, verification: Verification) -> Presentation:
         "jac_df_dW": jac("f", "W"),
         "df_dW_definition": tex(st["df_dW"]),
         "block_dW_lhs": tex(st["block_dW"]),
-        "block_dW": latex.elided(d.blocks["dW"], MAX_ROWS, MAX_COLUMNS),
+        "block_dW": block(d.blocks["dW"]),
         # (iii)
         "shape_df_dx": latex.shape(d.shapes["df_dx"]),
         "jac_df_dx": jac("f", "x"),
@@ -72,7 +112,7 @@ def present(d: Any, evidence: Any, verification: Verification) -> Presentation:
         "df_dx_condition": condition,
         "short_name": tex(st["short_name"]),
         "block_dx_lhs": tex(st["block_dx"]),
-        "block_dx": latex.elided(d.blocks["dx"], MAX_ROWS, MAX_COLUMNS),
+        "block_dx": block(d.blocks["dx"]),
         "block_dx_elided": L > MAX_COLUMNS,
         # (iv)
         "g_definition": tex(st["g"]),
@@ -80,7 +120,7 @@ def present(d: Any, evidence: Any, verification: Verification) -> Presentation:
         "shape_dl_dW": latex.shape(d.shapes["dl_dW"]),
         "dl_dW_definition": tex(st["dl_dW"]),
         "dl_dW_explicit": tex(d.dl_dW_explicit),
-        "show_explicit": d.L_out <= 5,  # written out only while it fits a line or two
+        "show_explicit": d.L_out <= EXPLICIT_OUTPUTS,  # written out only while it fits a line or two
         "spread_value": tex(spread_value), "spread_at": tex(spread_at, as_built=True), "spread_zero": tex(spread_zero),
         "spread_range": tex(spread_range),
         "dl_dW_correlation": tex(st["dl_dW_correlation"]),
