@@ -362,15 +362,15 @@ class Pending:
 
 
 def start_documents(outcome: build_mod.Outcome, toml: str, staging: Path,
-                    pool: ThreadPoolExecutor) -> tuple[Future, Future]:
+                    pool: ThreadPoolExecutor, cache_dir: Path | None = None) -> tuple[Future, Future]:
     """Write variant.toml into ``staging`` and start the key and the handout compiling there.
 
     The handout gets a folder of its own (a handout is never written beside answers).
     """
     staging.mkdir(parents=True, exist_ok=True)
     (staging / "variant.toml").write_text(toml, "utf-8")
-    return (pool.submit(build_mod.write, outcome, staging / "key", key="staff"),
-            pool.submit(build_mod.write, outcome, staging / "handout", key="handout"))
+    return (pool.submit(build_mod.write, outcome, staging / "key", key="staff", cache_dir=cache_dir),
+            pool.submit(build_mod.write, outcome, staging / "handout", key="handout", cache_dir=cache_dir))
 
 
 def place_documents(staging: Path, dest: Path) -> dict[str, str]:
@@ -544,7 +544,7 @@ def build_class(entries: Sequence[Entry], out_dir: Path, base: Variant, secret: 
                     continue
                 outcome = build_mod.run(v, cache_dir=cache_dir)
                 staging = Path(tempfile.mkdtemp(prefix=f".{folder}-", dir=out_dir))
-                pending.append(Pending(entry, record, staging, start_documents(outcome, toml, staging, pool)))
+                pending.append(Pending(entry, record, staging, start_documents(outcome, toml, staging, pool, cache_dir)))
                 del outcome
             except Exception as exc:  # noqa: BLE001 - reported at the end with the id
                 fail(entry, exc)
@@ -726,7 +726,7 @@ def rebuild(manifest_path: Path, raw_id: str, out_dir: Path, secret: bytes, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".rebuild-", dir=out_dir))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = start_documents(outcome, toml, staging, pool)
+        futures = start_documents(outcome, toml, staging, pool, cache_dir)
         try:
             for f in futures:
                 f.result()
