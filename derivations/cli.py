@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     from . import batch
 
     batch.add_commands(sub)  # batch, merge, rebuild: a class of students
+    from . import stress
+
+    stress.add_command(sub)  # stress: many random valid variants derived, verified, a few compiled
     return parser
 
 
@@ -82,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import batch
 
             return batch.main(args)
+        if args.command == "stress":
+            from . import stress
+
+            return stress.main(args)
         variant = variant_mod.load(args.variant)
         variant = for_student(variant, args)
         if args.command == "variant":

@@ -54,7 +54,7 @@ def test_any_class_count_from_2_to_20_parses(classes):
 
 def test_sequences_must_hold_two_positions_per_marker():
     """20 classes need 5 markers, so at least 10 positions; the rule names the key, the value and the range."""
-    (markers_fit,) = GROUP.constraints
+    markers_fit = GROUP.constraints[0]
     assert markers_fit(dataclasses.replace(LossCurves(), classes=20, seq_len=10)) is None
     assert markers_fit(dataclasses.replace(LossCurves(), classes=4, seq_len=6)) is None
     assert markers_fit(dataclasses.replace(LossCurves(), classes=20, seq_len=9)) == \

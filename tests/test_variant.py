@@ -59,7 +59,7 @@ def test_wrong_type():
 
 
 def test_size_not_positive():
-    assert error_of(edit("length = 7", "length = 0")) == "v.toml: conv1d.length = 0: allowed: 1..64"
+    assert error_of(edit("length = 7", "length = 0")) == "v.toml: conv1d.length = 0: allowed: 1..8192"
     assert error_of(edit("stride = 4", "stride = [4, -1]")) == "v.toml: conv2d.stride = [4, -1]: allowed: 1..4096"
 
 

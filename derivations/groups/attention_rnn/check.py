@@ -34,8 +34,8 @@ from ...symbolic import rational_difference
 from .derive import AttentionRnnDerivation, memoized
 from .model import MAPS, J_sym, V_stack, a_vec, h_now, h_seq, j, lagged, rename_lag, source
 from .loss_prev_check import loss_prev_checks
-from .numeric import Evaluator, Instance, backward, conditioned, evaluator, instance, random_maps, \
-    reference_step, step_jacobians, unrolled_loss
+from .numeric import ATTEMPTS, Evaluator, Instance, backward, conditioned, evaluator, instance, one_hot, \
+    random_maps, redraw_note, reference_step, step_jacobians, unroll, unrolled_loss
 
 # Exact SymPy checks: order k -> state sizes n. n = 2 is the smallest size at
 # which Q^T K can be non-symmetric; the larger orders stay at n = 1 for speed.
@@ -75,14 +75,20 @@ def fd_loss_checks(d: AttentionRnnDerivation, ev: Evaluator, rng: np.random.Gene
     """dl/dh[T] on unrolled sequences: AttentionRNN(k) (both readings) and AttentionRNN(oo)."""
     out = []
     steps = order + EXTRA_STEPS
-    inst = instance(order, size, rng)
-    before = list(inst.h[1:][::-1])  # h[T-k+1] .. h[T-1]
-    xs = verify_mod.random_instance(rng, *[(size,)] * steps)
-    us = verify_mod.random_instance(rng, *[(size,)] * (steps + 1))
-    maps_k = lambda c: (list(inst.Q[:c]), list(inst.K[:c]), list(inst.V[:c]))  # noqa: E731
+    for redrawn in range(ATTEMPTS):  # drawn again while an unrolled step has a one-hot softmax
+        inst = instance(order, size, rng)
+        before = list(inst.h[1:][::-1])  # h[T-k+1] .. h[T-1]
+        xs = verify_mod.random_instance(rng, *[(size,)] * steps)
+        us = verify_mod.random_instance(rng, *[(size,)] * (steps + 1))
+        maps_k = lambda c, inst=inst: (list(inst.Q[:c]), list(inst.K[:c]), list(inst.V[:c]))  # noqa: E731
+        if not one_hot(unroll(inst.h[0], before, xs, maps_k, order)):
+            break
+    else:
+        raise ValueError(f"no sequence without a one-hot softmax in {ATTEMPTS} draws (k = {order}, n = {size})")
     got = backward(d, ev, inst.h[0], before, xs, us, maps_k, order)
     loss = lambda hT: unrolled_loss(hT, before, xs, us, maps_k, order)  # noqa: E731
-    detail = f"$n = {size}$, $k = {order}$, " + r"$T_{\mathrm{end}} = T + " + f"{steps}$, seed {seed}"
+    detail = (f"$n = {size}$, $k = {order}$, " + r"$T_{\mathrm{end}} = T + " + f"{steps}$, seed {seed}"
+              + redraw_note(redrawn))
     out.append(verify_mod.finite_difference(
         "attention_rnn.dl_dhT", rf"$\partial \ell/\partial h[T]$ via one-step Jacobians ($k = {order}$)",
         loss, inst.h[0], got["direct"], detail=detail))
@@ -90,17 +96,23 @@ def fd_loss_checks(d: AttentionRnnDerivation, ev: Evaluator, rng: np.random.Gene
         "attention_rnn.dl_dhT.total", rf"$\partial \ell/\partial h[T]$ via total Jacobians ($k = {order}$)",
         loss, inst.h[0], got["total"], detail=detail))
     # AttentionRNN(oo): tied maps, every past state read; 3 states before T.
-    (Qx, Qs), (Kx, Ks), (Vx, Vs) = (list(M) for M in random_maps(rng, 2, size))
-    before_inf = verify_mod.random_instance(rng, *[(size,)] * 3)
-    h_T = rng.standard_normal(size)
-    sources = [xs[0], h_T] + before_inf[::-1]
-    Qx, Qs = conditioned(np.array([Qx] + [Qs] * 4), np.array([Kx] + [Ks] * 4), sources)[:2]
-    maps_inf = lambda c: ([Qx] + [Qs] * (c - 1), [Kx] + [Ks] * (c - 1), [Vx] + [Vs] * (c - 1))  # noqa: E731
+    for redrawn in range(ATTEMPTS):  # drawn again while an unrolled step has a one-hot softmax
+        (Qx, Qs), (Kx, Ks), (Vx, Vs) = (list(M) for M in random_maps(rng, 2, size))
+        before_inf = verify_mod.random_instance(rng, *[(size,)] * 3)
+        h_T = rng.standard_normal(size)
+        sources = [xs[0], h_T] + before_inf[::-1]
+        Qx, Qs = conditioned(np.array([Qx] + [Qs] * 4), np.array([Kx] + [Ks] * 4), sources)[:2]
+        maps_inf = lambda c: ([Qx] + [Qs] * (c - 1), [Kx] + [Ks] * (c - 1), [Vx] + [Vs] * (c - 1))  # noqa: E731
+        if not one_hot(unroll(h_T, before_inf, xs, maps_inf, None)):
+            break
+    else:
+        raise ValueError(f"no AttentionRNN(oo) sequence without a one-hot softmax in {ATTEMPTS} draws (n = {size})")
     got = backward(d, ev, h_T, before_inf, xs, us, maps_inf, None)
     out.append(verify_mod.finite_difference(
         "attention_rnn.dl_dhT.infinity", r"$\partial \ell/\partial h[T]$ ($k = \infty$, tied maps)",
         lambda hT: unrolled_loss(hT, before_inf, xs, us, maps_inf, None), h_T, got["direct"],
-        detail=f"$n = {size}$, $T = 4$, " + r"$T_{\mathrm{end}} = T + " + f"{steps}$, seed {seed}"))
+        detail=f"$n = {size}$, $T = 4$, " + r"$T_{\mathrm{end}} = T + " + f"{steps}$, seed {seed}"
+               + redraw_note(redrawn)))
     return out
 
 

@@ -27,7 +27,7 @@ from ...symbolic import Partial, numeric
 from .derive import memoized
 from .loss_prev import LossPrevDerivation
 from .model import T, ell, ell_seq, k, lagged, source, t, vector
-from .numeric import Evaluator, Instance, reference_step, step_jacobians
+from .numeric import ATTEMPTS, Evaluator, Instance, one_hot, redraw_note, reference_step, step_jacobians
 
 # Steps after the last reader of h[t-1]: the sequence has T = 2 k + EXTRA_STEPS steps, t = k + 2.
 EXTRA_STEPS = 2
@@ -47,6 +47,14 @@ def run(xs: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray, order: int,
         past = [states.get(s - lag, zero) for lag in range(1, order + 1)]
         states[s] = value if s == at else reference_step(xs[s - 1], past, Q, K, V)["h"]
     return states
+
+
+def steps(xs: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray, order: int) -> list[dict]:
+    """Each step's :func:`.numeric.reference_step` values along :func:`run` (for :func:`.numeric.one_hot`)."""
+    states = run(xs, Q, K, V, order)
+    zero = np.zeros(xs.shape[1])
+    return [reference_step(xs[s - 1], [states.get(s - lag, zero) for lag in range(1, order + 1)], Q, K, V)
+            for s in range(1, len(xs) + 1)]
 
 
 def loss(states: dict[int, np.ndarray], us: np.ndarray) -> float:
@@ -150,7 +158,13 @@ def loss_prev_checks(d: LossPrevDerivation, ev: Evaluator, main: Instance, rng: 
     Q, K, V = main.Q, main.K, main.V
     size = main.x.size
     length, at = layout(order)
-    xs, us = verify_mod.random_instance(rng, (length, size), (length, size))
+    for redrawn in range(ATTEMPTS):  # a sequence whose every step keeps its softmax away from one-hot
+        xs, us = verify_mod.random_instance(rng, (length, size), (length, size))
+        if not one_hot(steps(xs, Q, K, V, order)):
+            break
+    else:
+        raise ValueError(f"no sequence without a one-hot softmax in {ATTEMPTS} draws (k = {order}, n = {size})")
+    note = redraw_note(redrawn)
     out = []
     got = {}
     for name, when in (("", at), (".end", length)):
@@ -161,12 +175,12 @@ def loss_prev_checks(d: LossPrevDerivation, ev: Evaluator, main: Instance, rng: 
             rf"$\partial \ell/\partial h[t-1]$ ($k = {order}$, $t = {when}$, $T = {length}$)",
             lambda h, w=when: np.array([loss(run(xs, Q, K, V, order, w - 1, h), us)]), base, got[name][None, :],
             detail=f"$n = {size}$; linear loss over all $T$ steps, zero states before step 1; backward recursion; "
-                   f"seed {seed}"))
+                   f"seed {seed}{note}"))
     printed, reference = printed_jacobians(d, xs, Q, K, V, order, at)
     out.append(verify_mod.agreement(
         "attention_rnn.dl_dhprev.readers", rf"$\partial h[t+p]/\partial h[t-1]$ as printed ($k = {order}$)",
         printed, reference, "finite differences of one step", tol=verify_mod.FD_TOL,
-        detail=f"each of the {order} readers; $n = {size}$, seed {seed}"))
+        detail=f"each of the {order} readers; $n = {size}$, seed {seed}{note}"))
     arrays = {"attention_rnn.seq_x": xs, "attention_rnn.seq_u": us, "attention_rnn.seq_t": np.array(at),
               "attention_rnn.dl_dhprev": got[""]}
     return out, arrays

@@ -23,7 +23,7 @@ from .derive import GatedRnnDerivation, same_symbolic, symbolic_derivation
 from .exact import (DC_LABEL, DH_LABEL, DL_LABEL, exact_dl_check, exact_step_checks, general_checks,
                     numerator_form_check, outer_form_check)
 from .numeric import (closed_dl_dWx, closed_values, double_counted_dl_dWx, forward, instance, loss,
-                      loss_from_state, numeric_forms, step)
+                      loss_from_state, numeric_forms, redraw_note, step)
 
 # Sizes (n, m) of the exact SymPy checks: one square and one non-square cell.
 EXACT_SIZES = ((2, 2), (1, 3))
@@ -69,7 +69,7 @@ def numeric_checks(d: GatedRnnDerivation, seed: int) -> tuple[list[Check], dict[
     values = closed_values(prm, r, inst)
     hs, _ = forward(xs, Wc, Wh, Wx)
     sizes = f"$n = {prm.n}$, $m = {prm.m}$, $K = {prm.steps}$"
-    detail = f"{sizes}, $t = {r}$, seed {seed}"
+    detail = f"{sizes}, $t = {r}$, seed {seed}{redraw_note(inst)}"
     checks = [
         verify_mod.finite_difference("gated_rnn.dc_dhprev", DC_LABEL,
                                      lambda hp: step(xs[r - 1], hp, Wc, Wh, Wx)[0], hs[r - 1],
@@ -82,7 +82,7 @@ def numeric_checks(d: GatedRnnDerivation, seed: int) -> tuple[list[Check], dict[
                                      lambda hv: np.array([loss_from_state(xs, Wc, Wh, Wx, us, r, hv)]), hs[r],
                                      values["g"][r - 1].reshape(1, -1), detail=f"{detail}, {LOSS_DETAIL}"),
         verify_mod.finite_difference("gated_rnn.dl_dWx", DL_LABEL, lambda w: loss(xs, Wc, Wh, w, us), Wx,
-                                     values["dl_dWx"], detail=f"{sizes}, seed {seed}, {LOSS_DETAIL}"),
+                                     values["dl_dWx"], detail=f"{sizes}, seed {seed}{redraw_note(inst)}, {LOSS_DETAIL}"),
     ]
     arrays = {
         "gated_rnn.x": xs, "gated_rnn.Wc": Wc, "gated_rnn.Wh": Wh, "gated_rnn.Wx": Wx, "gated_rnn.u": us,

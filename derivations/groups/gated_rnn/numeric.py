@@ -130,12 +130,62 @@ def double_counted_dl_dWx(forms: NumericForms, xs: np.ndarray, Wc: np.ndarray, W
     return out
 
 
-def instance(params: Any, seed: int) -> dict[str, np.ndarray]:
-    """A random float64 instance: inputs, weights and the loss weights u[t]."""
+# A gate entry is saturated outside (SATURATED, 1 - SATURATED): its slope c (1 - c) is below 0.0475
+# (the figure's convention, :data:`.experiment.SATURATED`).
+SATURATED = 0.05
+# Draws of an instance before giving up (a degenerate draw is redrawn from the same generator).
+ATTEMPTS = 100
+
+
+def checked_step(steps: int) -> int:
+    """The step t at which the step Jacobians are checked: :attr:`.derive.GatedRnnDerivation.step`."""
+    return max(2, (steps + 1) // 2)
+
+
+def degeneracy(xs: np.ndarray, Wc: np.ndarray, Wh: np.ndarray, Wx: np.ndarray) -> str | None:
+    """Why a drawn instance would make a finite-difference check meaningless, or None.
+
+    * every gate entry of c[t] at the checked step is saturated: the gate's derivative
+      diag(c (1 - c)) W_h, the term the step Jacobians are about, is then below what the
+      relative tolerance sees (and its finite differences are rounding noise);
+    * every gate entry is closed (c > 1 - SATURATED) at every step: W_x x[t] barely enters
+      h[t], so dl/dW_x is all but zero and its check passes vacuously.
+    """
+    _, cs = forward(xs, Wc, Wh, Wx)
+    c = cs[checked_step(xs.shape[0]) - 1]
+    if np.all((c < SATURATED) | (c > 1 - SATURATED)):
+        return "saturated gates"
+    if np.all(cs > 1 - SATURATED):
+        return "closed gates (all-zero dl/dW_x)"
+    return None
+
+
+def instance(params: Any, seed: int) -> dict[str, Any]:
+    """A random float64 instance: inputs, weights and the loss weights u[t].
+
+    A degenerate draw (:func:`degeneracy`) is drawn again from the same generator, so the
+    instance stays a function of the seed; ``redrawn`` counts the draws thrown away and
+    ``reason`` says why (the check table's detail says so). A draw that never turns out
+    usable in :data:`ATTEMPTS` raises ``ValueError`` rather than check a meaningless instance.
+    """
     rng = np.random.default_rng(seed)
     N, M, steps = params.n, params.m, params.steps
-    xs, Wc, Wh, Wx, us = verify_mod.random_instance(rng, (steps, N), (M, N), (M, M), (M, N), (steps, M))
-    return {"x": xs, "Wc": Wc, "Wh": Wh, "Wx": Wx, "u": us}
+    reasons: list[str] = []
+    for _ in range(ATTEMPTS):
+        xs, Wc, Wh, Wx, us = verify_mod.random_instance(rng, (steps, N), (M, N), (M, M), (M, N), (steps, M))
+        reason = degeneracy(xs, Wc, Wh, Wx)
+        if reason is None:
+            return {"x": xs, "Wc": Wc, "Wh": Wh, "Wx": Wx, "u": us, "redrawn": len(reasons),
+                    "reason": ", ".join(sorted(set(reasons)))}
+        reasons.append(reason)
+    raise ValueError(f"no usable check instance in {ATTEMPTS} draws (n = {N}, m = {M}, K = {steps}, seed {seed}): "
+                     + ", ".join(sorted(set(reasons))))
+
+
+def redraw_note(inst: dict[str, Any]) -> str:
+    """The check detail's note on a redrawn instance (empty when the first draw was used)."""
+    n = inst.get("redrawn", 0)
+    return f", redrawn {n} time{'s' if n > 1 else ''} ({inst['reason']})" if n else ""
 
 
 def closed_values(params: Any, r: int, inst: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -78,6 +78,50 @@ class LossCurves:
                             doc="held-out sequences for the untrained/final loss and accuracy" + RETRAIN)
 
 
+# The experiment's budget. Both procedures are trained for every seed (2 x seeds runs, spread over the
+# cores); a run's time is about seq_len x (steps x (0.09 + 0.005 batch f) + 0.009 eval_batch f) ms with
+# f = max(hidden, 4) / 16, fitted to single runs (a default run takes about 2 s, the whole default
+# experiment about 10 s on 2 cores; the formula over-estimates large batches and hidden sizes).
+# WORK_BUDGET bounds that estimate at this many times the default experiment's (about 30 s on 2 cores),
+# so no valid variant trains for minutes (the maxima of the single keys allowed up to hours and, for
+# eval_batch x seq_len x hidden, tens of gigabytes of activations);
+# FORWARD_LIMIT bounds the largest forward pass (batch or eval_batch) x seq_len x hidden, whose cached
+# activations take 56 bytes per element in each of the (two) worker processes: about 560 MB each.
+WORK_BUDGET = 3.0
+FORWARD_LIMIT = 10_000_000
+# What each knob is compared with when the budget names the key to reduce (the defaults).
+_SCALED = ("steps", "batch", "seq_len", "hidden", "seeds", "eval_batch")
+
+
+def work(p: LossCurves) -> float:
+    """The estimated training work of ``p``'s experiment, in units of the default experiment's (1.0)."""
+
+    def raw(q: LossCurves) -> float:
+        f = max(q.hidden, 4) / 16
+        return q.seeds * q.seq_len * (q.steps * (0.09 + 0.005 * q.batch * f) + 0.009 * q.eval_batch * f)
+
+    return raw(p) / raw(LossCurves())
+
+
+def experiment_fits(p: LossCurves) -> tuple[str, object, str] | None:
+    """Refuse, before any training, settings whose experiment would take minutes or gigabytes.
+
+    The key named is the knob furthest above its default (the one to reduce first).
+    """
+    default = LossCurves()
+    key = max(_SCALED, key=lambda k: getattr(p, k) / getattr(default, k))
+    forward = max(p.batch, p.eval_batch) * p.seq_len * p.hidden
+    if forward > FORWARD_LIMIT:
+        return (f"loss_curves.{key}", getattr(p, key), f"allowed: max(batch, eval_batch) x seq_len x hidden at most "
+                f"{FORWARD_LIMIT:,} (the activations of one forward pass); these settings give {forward:,}")
+    w = work(p)
+    if w > WORK_BUDGET:
+        return (f"loss_curves.{key}", getattr(p, key), f"allowed: a training experiment of at most {WORK_BUDGET:g} "
+                f"times the default's work (about 30 s on 2 cores); these settings need {w:.2f} times: reduce "
+                "steps, batch, seq_len, hidden, seeds or eval_batch (the budget: docs/variant-reference.md)")
+    return None
+
+
 def markers_fit(p: LossCurves) -> tuple[str, object, str] | None:
     """Every marker needs a window of at least two positions: ``seq_len >= 2 ceil(log2 C)``."""
     need = min_seq_len(p.classes)
@@ -104,10 +148,17 @@ GROUP = QuestionGroup(
     present=present,
     package=__name__,
     experiment=experiment,
-    constraints=(markers_fit,),
+    constraints=(markers_fit, experiment_fits),
     vary=vary,
     variation=VARIATION,
     about="The settings of the training experiment behind 1.3: an LSTM is trained twice (plain and with "
           "gradient-norm clipping) and the text quotes its recorded curves and numbers. Only `classes` "
-          "changes the question itself; every key changes the recorded run and so the numbers of the key.",
+          "changes the question itself; every key changes the recorded run and so the numbers of the key. "
+          f"The experiment has a budget, checked before any work: its estimated time, seeds x seq_len x "
+          f"(steps x (0.09 + 0.005 batch f) + 0.009 eval_batch f) ms per procedure and core with "
+          f"f = max(hidden, 4)/16, may be at most {WORK_BUDGET:g} times the defaults' (about 10 s on 2 cores, "
+          f"so about 30 s), and one forward pass, max(batch, eval_batch) x seq_len x hidden, at most "
+          f"{FORWARD_LIMIT:,} activations (about 560 MB per worker); beyond either, the variant is refused "
+          "naming the key furthest above its default. The ranges below are per key; the budget bounds "
+          "their combination (e.g. steps up to about 1300 at the other defaults).",
 )
