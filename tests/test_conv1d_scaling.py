@@ -208,3 +208,19 @@ def test_directional_helper_and_exact_helpers():
     assert verify.exact_entries("toy", "", [b + 3 * u, a, 3 * a, 0, 2 * b, 0], sum(brute, []), shape=(2, 3)).passed
     assert verify.exact_entries("toy", "", [b + 3 * u, a, 3 * a, 0, 2 * b, None], sum(brute, []),
                                 shape=(2, 3)).max_error == 1
+
+
+def test_a_layer_that_reads_only_padding_is_refused():
+    """Every tap in the padding: all Jacobians zero, checks that test nothing; refused, naming the key.
+    The rule agrees with a brute-force search over small layers."""
+    import itertools
+
+    from derivations.groups.conv1d import Conv1d, reads_input
+
+    assert reads_input(Conv1d(channels=1, length=1, kernel=1, stride=5, padding=16))[0] == "conv1d.padding"
+    for L, K, S, D, P in itertools.product(range(1, 7), range(1, 4), range(1, 4), range(1, 3), range(0, 5)):
+        if D * (K - 1) + 1 > L + 2 * P:
+            continue
+        outputs = (L + 2 * P - D * (K - 1) - 1) // S + 1
+        brute = any(1 <= S * q + D * m - P + 1 <= L for q in range(outputs) for m in range(K))
+        assert (reads_input(Conv1d(channels=1, length=L, kernel=K, stride=S, dilation=D, padding=P)) is None) == brute

@@ -55,6 +55,20 @@ def kernel_fits(p: Conv1d) -> tuple[str, object, str] | None:
     return None
 
 
+def reads_input(p: Conv1d) -> tuple[str, object, str] | None:
+    """Some output must read a real input entry: a layer whose every tap lands in the padding has
+    all-zero Jacobians, and its checks would test nothing."""
+    span = p.dilation * (p.kernel - 1) + 1
+    outputs = (p.length + 2 * p.padding - span) // p.stride + 1
+    for m in range(p.kernel):  # output q (0-based) reads position S q + D m - P + 1 (1-based) with tap m
+        lo = max(p.padding - p.dilation * m, 0)
+        q = -(-lo // p.stride)  # the first output whose tap m is at or after input position 1
+        if q <= outputs - 1 and p.stride * q <= p.padding - p.dilation * m + p.length - 1:
+            return None
+    return ("conv1d.padding", p.padding, "every output reads only padding (all-zero Jacobians); allowed: a "
+            "padding, stride and dilation with which some output reads the input")
+
+
 GROUP = QuestionGroup(
     name="conv1d",
     title="1.1(c) a 1-D convolution: output, Jacobians, loss gradient",
@@ -70,7 +84,7 @@ GROUP = QuestionGroup(
     check=check,
     present=present,
     package=__name__,
-    constraints=(kernel_fits,),
+    constraints=(kernel_fits, reads_input),
     about="The sizes printed in 1.1(c); every element formula is derived for them and checked on a random "
           "instance of exactly these sizes: whole Jacobians against finite differences while they are small "
           f"(d f/d x with at most {FULL_LIMIT} entries), else Jacobian-times-direction products along random "
