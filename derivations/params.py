@@ -17,7 +17,7 @@ import dataclasses
 import math
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from . import glyphs
 from .errors import MISSING, VariantError
@@ -227,3 +227,24 @@ def reference_rows(params_type: type) -> list[Mapping[str, str]]:
         rows.append({"key": spec.name, "type": KIND_TEXT[spec.kind], "default": default,
                      "allowed": spec.rule.describe() if spec.rule else "any", "doc": spec.doc})
     return rows
+
+
+# Drawing from a variation space (the groups' ``vary``, see derivations.student).
+
+T = TypeVar("T")
+
+
+def draw_int(rng: Any, bounds: tuple[int, int]) -> int:
+    """An integer from ``bounds`` (both ends included), drawn from the numpy Generator ``rng``."""
+    return int(rng.integers(bounds[0], bounds[1] + 1))
+
+
+def first_fit(draw: Callable[[], T], fits: Callable[[T], bool], attempts: int = 100) -> T:
+    """The first of up to ``attempts`` draws that ``fits`` (each drawn afresh from the same generator,
+    so the result stays reproducible)."""
+    for _ in range(attempts):
+        candidate = draw()
+        if fits(candidate):
+            return candidate
+    raise ValueError(f"no fitting draw in {attempts} attempts")
+

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from ...params import Range, param
 from ...registry import QuestionGroup, QuestionSpec
+from ..conv2d.derive import output_length  # the one output-size rule
 from .check import EXACT_LIMIT, FULL_LIMIT, check
 from .derive import derive
 from .present import present
@@ -58,8 +59,7 @@ def kernel_fits(p: Conv1d) -> tuple[str, object, str] | None:
 def reads_input(p: Conv1d) -> tuple[str, object, str] | None:
     """Some output must read a real input entry: a layer whose every tap lands in the padding has
     all-zero Jacobians, and its checks would test nothing."""
-    span = p.dilation * (p.kernel - 1) + 1
-    outputs = (p.length + 2 * p.padding - span) // p.stride + 1
+    outputs = output_length(p.length, p.kernel, p.stride, p.padding, p.dilation)
     for m in range(p.kernel):  # output q (0-based) reads position S q + D m - P + 1 (1-based) with tap m
         lo = max(p.padding - p.dilation * m, 0)
         q = -(-lo // p.stride)  # the first output whose tap m is at or after input position 1

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ...params import draw_int, first_fit
+from ..conv2d.derive import output_length
+
 CHANNELS = (3, 8)
 LENGTH = (7, 13)
 KERNEL = (2, 4)
@@ -28,31 +31,24 @@ VARIATION = (
 )
 
 
-def _between(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
-    return int(rng.integers(bounds[0], bounds[1] + 1))
-
-
 def candidate(rng: np.random.Generator, base: Any) -> Any:
     """One draw of the whole space (the base's other keys kept)."""
-    channels, length = _between(rng, CHANNELS), _between(rng, LENGTH)
-    kernel, stride = _between(rng, KERNEL), _between(rng, STRIDE)
+    channels, length = draw_int(rng, CHANNELS), draw_int(rng, LENGTH)
+    kernel, stride = draw_int(rng, KERNEL), draw_int(rng, STRIDE)
     extra = int(rng.integers(0, 3))  # 0: neither, 1: dilation, 2: padding
     return dataclasses.replace(base, channels=channels, length=length, kernel=kernel, stride=stride,
                                dilation=DILATION if extra == 1 else 1,
-                               padding=_between(rng, PADDING) if extra == 2 else 0)
+                               padding=draw_int(rng, PADDING) if extra == 2 else 0)
 
 
 def outputs(p: Any) -> int:
-    """L_out in integer arithmetic (the derivation computes it again with SymPy)."""
-    return (p.length + 2 * p.padding - p.dilation * (p.kernel - 1) - 1) // p.stride + 1
+    """L_out, from the one output-size rule (1.1(a)'s)."""
+    return output_length(p.length, p.kernel, p.stride, p.padding, p.dilation)
 
 
 def vary(rng: np.random.Generator, base: Any) -> Any:
     """This student's 1.1(c): a fitting draw of :data:`VARIATION`."""
     from . import kernel_fits  # the group's own rule (imported here: this module is imported by the group)
 
-    for _ in range(ATTEMPTS):
-        p = candidate(rng, base)
-        if kernel_fits(p) is None and outputs(p) >= MIN_OUTPUT:
-            return p
-    raise ValueError(f"no fitting draw in {ATTEMPTS} attempts")
+    return first_fit(lambda: candidate(rng, base), lambda p: kernel_fits(p) is None and outputs(p) >= MIN_OUTPUT,
+                     ATTEMPTS)

@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ...params import draw_int, first_fit
+from .derive import output_length
+
 HEIGHT = (12, 32)  # input height H
 WIDTH = (10, 32)  # input width W
 KERNEL = (2, 5)  # KH and KW, drawn separately
@@ -31,33 +34,25 @@ VARIATION = (
 )
 
 
-def _between(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
-    return int(rng.integers(bounds[0], bounds[1] + 1))
-
-
 def candidate(rng: np.random.Generator, base: Any) -> Any:
     """One draw of the whole space (the base's other keys kept)."""
-    size = (_between(rng, HEIGHT), _between(rng, WIDTH))
-    kernel = (_between(rng, KERNEL), _between(rng, KERNEL))
-    stride = _between(rng, STRIDE)
-    padding = _between(rng, PADDING) if rng.random() < SHARE else 0
+    size = (draw_int(rng, HEIGHT), draw_int(rng, WIDTH))
+    kernel = (draw_int(rng, KERNEL), draw_int(rng, KERNEL))
+    stride = draw_int(rng, STRIDE)
+    padding = draw_int(rng, PADDING) if rng.random() < SHARE else 0
     dilation = DILATION if rng.random() < SHARE else 1
     return dataclasses.replace(base, input=size, kernel=kernel, stride=(stride, stride), padding=(padding, padding),
                                dilation=(dilation, dilation))
 
 
 def outputs(p: Any) -> tuple[int, int]:
-    """Outputs on each axis (integer arithmetic; the derivation computes them again with SymPy)."""
-    return tuple((p.input[a] + 2 * p.padding[a] - p.dilation[a] * (p.kernel[a] - 1) - 1) // p.stride[a] + 1
-                 for a in (0, 1))
+    """Outputs on each axis, from the one output-size rule."""
+    return tuple(output_length(p.input[a], p.kernel[a], p.stride[a], p.padding[a], p.dilation[a]) for a in (0, 1))
 
 
 def vary(rng: np.random.Generator, base: Any) -> Any:
     """This student's 1.1(a): a fitting draw of :data:`VARIATION`."""
     from . import kernel_fits  # the group's own rule (imported here: this module is imported by the group)
 
-    for _ in range(ATTEMPTS):
-        p = candidate(rng, base)
-        if kernel_fits(p) is None and min(outputs(p)) >= MIN_OUTPUT:
-            return p
-    raise ValueError(f"no fitting draw in {ATTEMPTS} attempts")
+    return first_fit(lambda: candidate(rng, base),
+                     lambda p: kernel_fits(p) is None and min(outputs(p)) >= MIN_OUTPUT, ATTEMPTS)

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ...params import draw_int
+
 N = (2, 5)  # input size n
 M = (2, 5)  # state size m
 STEPS = (3, 8)  # sequence length K
@@ -23,11 +25,7 @@ VARIATION = (
 )
 
 
-def _between(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
-    return int(rng.integers(bounds[0], bounds[1] + 1))
-
-
 def vary(rng: np.random.Generator, base: Any) -> Any:
     """This student's check instance sizes."""
-    return dataclasses.replace(base, n=_between(rng, N), m=_between(rng, M), steps=_between(rng, STEPS),
+    return dataclasses.replace(base, n=draw_int(rng, N), m=draw_int(rng, M), steps=draw_int(rng, STEPS),
                                figure_seed=base.figure_seed or FIGURE_SEED)
