@@ -18,8 +18,9 @@ that work without changing a pixel of the output:
   library's own externalisation job does (the document itself, run under the
   figure's job name, so fonts and line width are the document's), and kept.
 * **Cross references.** The ``.aux`` of the last document with the same
-  labels is reused: one pass when nothing changed, a second only when the
-  ``.aux`` changed.
+  labels (and if possible the same text up to its numbers, :func:`_aux_keys`) is reused: one
+  pass when what the document reads back from it is unchanged
+  (:func:`aux_signature`), a second only when that changed.
 
 Every run is ``pdflatex -no-shell-escape`` with paranoid ``openin_any`` and
 ``openout_any``: the format and figures are copied into the document's own
@@ -186,9 +187,58 @@ def first_error(log_text: str) -> str:
     return lines[-1].strip() if lines else "unknown error"
 
 
-def _aux_key(text: str, stem: str) -> str:
-    """Documents with the same labels, in the same order, share their cross references."""
-    return _digest(stem, *re.findall(r"\\label\{([^}]*)\}", text))[:20]
+def _aux_keys(text: str, stem: str) -> tuple[str, str]:
+    """Where a document's cross references are looked up, best first: the last document with the
+    same labels and the same text up to its numbers (a student of the same structure, which most
+    likely paginates alike), else the last one with the same labels, in the same order."""
+    labels = re.findall(r"\\label\{([^}]*)\}", text)
+    return (_digest(stem, re.sub(r"[0-9]+", "0", text), *labels)[:20], _digest(stem, *labels)[:20])
+
+
+def _groups(text: str, start: int, count: int) -> tuple[list[str], int]:
+    """The next ``count`` brace groups of ``text`` from ``start`` (nested braces kept), and the end."""
+    out, i = [], start
+    while len(out) < count and i < len(text):
+        if text[i] != "{":
+            i += 1
+            continue
+        depth, j = 0, i
+        while j < len(text):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        out.append(text[i + 1:j])
+        i = j + 1
+    return out, i
+
+
+def aux_signature(aux: bytes, document: str) -> bytes:
+    r"""What a pass of ``document`` reads back from ``aux``: the file without what it does not use.
+
+    Dropped: ``\@writefile`` lines (lists of figures and contents, which the
+    documents do not print) and, in each ``\newlabel``, the page unless the
+    document uses ``\pageref`` and the title unless it uses ``\nameref``. Kept:
+    everything else, among it each label's number and link anchor, longtable
+    column widths and the last page (the kernel's ``lastpage`` hook). A pass
+    whose ``.aux`` read and written have the same signature printed what a
+    second pass would.
+    """
+    keep_page, keep_title = r"\pageref" in document, r"\nameref" in document
+    text = aux.decode("utf-8", errors="replace")
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("\\@writefile"):
+            continue
+        if line.startswith("\\newlabel{"):
+            (name, value), _ = _groups(line, 0, 2)
+            fields, _ = _groups(value, 0, 5)
+            if len(fields) == 5:
+                number, page, title, anchor, extra = fields
+                line = "\\newlabel{%s}{{%s}{%s}{%s}{%s}{%s}}" % (
+                    name, number, page if keep_page else "", title if keep_title else "", anchor, extra)
+        lines.append(line)
+    return "\n".join(lines).encode("utf-8")
 
 
 def compile(tex: Path, cache_dir: Path, *, jobs: int = 1) -> TexRun:
@@ -204,24 +254,27 @@ def compile(tex: Path, cache_dir: Path, *, jobs: int = 1) -> TexRun:
     else:
         made = 0
     aux = tex.with_suffix(".aux")
-    aux_cache = cache_dir / "aux" / f"{_aux_key(text, tex.stem)}.aux"
-    if aux_cache.exists():
-        shutil.copyfile(aux_cache, aux)
+    aux_cache = [cache_dir / "aux" / f"{key}.aux" for key in _aux_keys(text, tex.stem)]
+    for cached in aux_cache:
+        if cached.exists():
+            shutil.copyfile(cached, aux)
+            break
     cmd = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-no-shell-escape",
            "-recorder"] + ([f"-fmt={fmt}"] if fmt else []) + [tex.name]
     log = tex.with_suffix(".log")
     passes = 0
-    before = aux.read_bytes() if aux.exists() else b""
+    before = aux_signature(aux.read_bytes(), text) if aux.exists() else b""
     while True:
         proc = _run(cmd, tex.parent)
         passes += 1
         log_text = log.read_text("utf-8", errors="replace") if log.exists() else proc.stdout
         if proc.returncode != 0 or not tex.with_suffix(".pdf").exists():
             raise ToolError(f"LaTeX failed on {tex.name}: {first_error(log_text)} (log: {log})")
-        after = aux.read_bytes() if aux.exists() else b""
+        after = aux_signature(aux.read_bytes(), text) if aux.exists() else b""
         if after == before or passes >= MAX_PASSES:
             break
         before = after
     if aux.exists():
-        _install(aux, aux_cache)
+        for cached in aux_cache:
+            _install(aux, cached)
     return TexRun(passes, made, len(names) - made, fmt is not None, log_text)

@@ -64,19 +64,49 @@ def test_large_variants_derive_and_verify(large, q):
 def test_large_npz_arrays(large):
     d, v, _ = large[LARGE]
     k, C, L, K, Lo = checks_mod.DIRECTIONS, LARGE.channels, LARGE.length, LARGE.kernel, d.L_out
-    assert {name: a.shape for name, a in v.arrays.items()} == {
-        "conv1d.x": (C, L), "conv1d.W": (1, C, K), "conv1d.g": (1, Lo), "conv1d.f": (1, Lo),
-        "conv1d.dl_dW": (1, C, K), "conv1d.directions.W": (k, 1, C, K), "conv1d.directions.x": (k, C, L),
-        "conv1d.df_dW_v": (k, 1, Lo), "conv1d.df_dx_v": (k, 1, Lo)}
     a = v.arrays
-    # The stored products are the Jacobians times the stored directions (a loop over the taps).
+    rows = a["conv1d.rows"]
+    R = len(rows)
+    assert {name: arr.shape for name, arr in a.items()} == {
+        "conv1d.x": (C, L), "conv1d.W": (1, C, K), "conv1d.g": (1, Lo), "conv1d.rows": (R,), "conv1d.f": (1, R),
+        "conv1d.dl_dW": (1, C, K), "conv1d.directions.W": (k, 1, C, K), "conv1d.directions.x": (k, C, L),
+        "conv1d.df_dW_v": (k, 1, R), "conv1d.df_dx_v": (k, 1, R)}
+    # The stored products are the Jacobians times the stored directions at the checked outputs
+    # (recomputed here by a loop over the taps, on the whole output).
     x, W, S = a["conv1d.x"], a["conv1d.W"][0], LARGE.stride
+    at = rows - 1
     for i in range(k):
         vW, vx = a["conv1d.directions.W"][i][0], a["conv1d.directions.x"][i]
         jw = sum(vW[:, mm] @ x[:, mm: mm + S * (Lo - 1) + 1: S] for mm in range(K))
         jx = sum(W[:, mm] @ vx[:, mm: mm + S * (Lo - 1) + 1: S] for mm in range(K))
-        assert np.allclose(a["conv1d.df_dW_v"][i, 0], jw) and np.allclose(a["conv1d.df_dx_v"][i, 0], jx)
-    assert np.allclose(a["conv1d.f"][0], sum(W[:, mm] @ x[:, mm: mm + S * (Lo - 1) + 1: S] for mm in range(K)))
+        assert np.allclose(a["conv1d.df_dW_v"][i, 0], jw[at]) and np.allclose(a["conv1d.df_dx_v"][i, 0], jx[at])
+    f = sum(W[:, mm] @ x[:, mm: mm + S * (Lo - 1) + 1: S] for mm in range(K))
+    assert np.allclose(a["conv1d.f"][0], f[at])
+    # dl/dW is the whole (iv) for the stored g (zero outside the checked outputs).
+    g = a["conv1d.g"][0]
+    assert np.count_nonzero(g) == R and np.all(g[at] != 0)
+    assert np.allclose(a["conv1d.dl_dW"][0], np.stack([x[:, mm: mm + S * (Lo - 1) + 1: S] @ g for mm in range(K)], -1))
+
+
+@pytest.mark.parametrize("q", [LARGE, LARGE_DP])
+def test_large_variants_are_checked_at_both_ends_and_at_random_outputs(large, q):
+    d, v, _ = large[q]
+    rows = v.arrays["conv1d.rows"]
+    e = checks_mod.edge_rows(q)
+    assert len(rows) == 2 * e + checks_mod.SAMPLED_ROWS and np.all(np.diff(rows) > 0)
+    assert list(rows[:e]) == list(range(1, e + 1)) and list(rows[-e:]) == list(range(d.L_out - e + 1, d.L_out + 1))
+    # Every output whose window reads the padding, or the first or last input position, is among them.
+    first = checks_mod.receptive_field(q, np.arange(1, d.L_out + 1))[:, :, 0]
+    edge = np.flatnonzero((first < 1).any(1) | (first > q.length).any(1) | (first == 1).any(1)
+                          | (first == q.length).any(1)) + 1
+    assert set(edge) <= set(rows)
+    # x and the x directions are drawn where the checked outputs read, and are 0 elsewhere.
+    read = np.zeros(q.length, bool)
+    read[checks_mod.read_positions(q, rows)] = True
+    for arr in (v.arrays["conv1d.x"], *v.arrays["conv1d.directions.x"]):
+        assert np.all(arr[:, read] != 0) and not arr[:, ~read].any()
+    detail = {c.id: c.detail for c in v.checks}["conv1d.df_dx:fd:directional"]
+    assert f"{len(rows)} of the {d.L_out} outputs" in detail
 
 
 def test_large_presentation_computes_only_the_printed_corner(large):

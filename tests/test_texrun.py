@@ -82,3 +82,47 @@ def test_a_stored_outcome_is_reused_only_for_the_same_variant(tmp_path):
     other = variant.replace(small, seed=small.seed + 1)
     with pytest.raises(Exception, match="derive must not run again"):
         build.run(other, registry=patched, cache_dir=tmp_path, reuse=True)
+
+
+XREF = r"""\documentclass{article}
+\begin{document}
+FILLER
+\begin{figure}[h]\centering\fbox{A}\caption{CAPTION}\label{fig:a}\end{figure}
+See figure~\ref{fig:a}REFPAGE.
+AFTER
+\end{document}
+"""
+
+
+def _xref(folder: Path, filler: str = "", caption: str = "One", pageref: bool = False, after: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    tex = folder / "xref.tex"
+    tex.write_text(XREF.replace("FILLER", filler).replace("CAPTION", caption).replace("AFTER", after)
+                   .replace("REFPAGE", r" on page~\pageref{fig:a}" if pageref else ""), "utf-8")
+    return tex
+
+
+def test_one_pass_when_only_what_the_document_does_not_read_changed(tmp_path):
+    cache = tmp_path / "cache"
+    assert texrun.compile(_xref(tmp_path / "a"), cache).passes == 2  # nothing known yet
+    # Another caption and more text: the reference reads only the figure's number.
+    assert texrun.compile(_xref(tmp_path / "b", filler="Some words.", caption="Two"), cache).passes == 1
+    # One more page: the last page (the kernel's lastpage hook reads it) changed.
+    assert texrun.compile(_xref(tmp_path / "b2", filler=r"\null\newpage"), cache).passes == 2
+    # A figure before it changes the number: a second pass.
+    renumbered = texrun.compile(_xref(tmp_path / "c", filler=r"\begin{figure}[h]\caption{x}\end{figure}"), cache)
+    assert renumbered.passes == 2
+    # A document that prints the page does read it.
+    # The figure on page 2 instead of 1, as many pages: one pass, unless the document prints the page.
+    texrun.compile(_xref(tmp_path / "d", after=r"\newpage\null"), cache)
+    assert texrun.compile(_xref(tmp_path / "e", filler=r"\null\newpage"), cache).passes == 1
+    texrun.compile(_xref(tmp_path / "f", after=r"\newpage\null", pageref=True), cache)
+    assert texrun.compile(_xref(tmp_path / "g", filler=r"\null\newpage", pageref=True), cache).passes == 2
+
+
+def test_aux_signature_keeps_numbers_and_anchors():
+    aux = (b"\\relax\n\\@writefile{lof}{\\contentsline {figure}{1}{2}}\n"
+           b"\\newlabel{fig:a}{{1}{2}{A {nested} title}{figure.1}{}}\n\\gdef \\@abspage@last{2}\n")
+    sig = texrun.aux_signature(aux, "")
+    assert sig == b"\\relax\n\\newlabel{fig:a}{{1}{}{}{figure.1}{}}\n\\gdef \\@abspage@last{2}"
+    assert b"{2}{A {nested} title}" in texrun.aux_signature(aux, r"\pageref{fig:a} \nameref{fig:a}")

@@ -10,7 +10,9 @@ padding up to 16 on each side) derive and verify in seconds:
 * the checks (:mod:`.check`) evaluate the closed forms with vectorised NumPy. While
   ``d f/d x`` has at most ``check.FULL_LIMIT`` entries (50 000) the Jacobians are built whole
   and differenced entry by entry; beyond, ``J v`` is computed from the closed form along
-  ``check.DIRECTIONS`` random directions and compared with central differences along them.
+  ``check.DIRECTIONS`` random directions and compared with central differences along them, at
+  the outputs near either end and ``check.SAMPLED_ROWS`` (256) others drawn at random, with the
+  instance drawn where those outputs read (so the cost hardly grows with the sizes).
   Exact SymPy checks run once per structure at a small instance of it, and, while the explicit
   Jacobians have at most ``check.EXACT_LIMIT`` entries (4000), once per parameter set at the
   variant's own sizes.
@@ -18,9 +20,10 @@ padding up to 16 on each side) derive and verify in seconds:
 ``verification.npz`` holds ``conv1d.x``, ``conv1d.W``, ``conv1d.g`` (the random instance),
 ``conv1d.f`` and ``conv1d.dl_dW`` always; for a small variant also ``conv1d.df_dW``
 ``(1, L_out, 1, C, K)`` and ``conv1d.df_dx`` ``(1, L_out, C, L)``; for a large one instead
-``conv1d.directions.W`` ``(k, 1, C, K)``, ``conv1d.directions.x`` ``(k, C, L)`` and the closed
-forms' products ``conv1d.df_dW_v`` and ``conv1d.df_dx_v`` ``(k, 1, L_out)`` (row ``i`` is the
-Jacobian times direction ``i``).
+``conv1d.rows`` (the R checked outputs, 1-based; ``f`` is stored at those, ``g`` is 0 at the
+others and ``x`` at the positions they do not read), ``conv1d.directions.W`` ``(k, 1, C, K)``,
+``conv1d.directions.x`` ``(k, C, L)`` and the closed forms' products ``conv1d.df_dW_v`` and
+``conv1d.df_dx_v`` ``(k, 1, R)`` (row ``i`` is the Jacobian times direction ``i``).
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ from dataclasses import dataclass
 from ...params import Range, param
 from ...registry import QuestionGroup, QuestionSpec
 from ..conv2d.derive import output_length  # the one output-size rule
-from .check import EXACT_LIMIT, FULL_LIMIT, check
+from . import check as _check, derive as _derive
+from .check import EXACT_LIMIT, FULL_LIMIT, SAMPLED_ROWS, check
 from .derive import derive
 from .present import present
 from .vary import VARIATION, vary
@@ -88,8 +92,17 @@ GROUP = QuestionGroup(
     about="The sizes printed in 1.1(c); every element formula is derived for them and checked on a random "
           "instance of exactly these sizes: whole Jacobians against finite differences while they are small "
           f"(d f/d x with at most {FULL_LIMIT} entries), else Jacobian-times-direction products along random "
-          "directions; exactly, with SymPy, at a small instance of the same structure, and at the variant's own "
+          f"directions at the outputs near either end and {SAMPLED_ROWS} others drawn at random; exactly, with SymPy, at a small instance of the same structure, and at the variant's own "
           f"sizes while the explicit Jacobians have at most {EXACT_LIMIT} entries together.",
     vary=vary,
     variation=VARIATION,
 )
+
+
+def forget_sizes() -> None:
+    """Empty the caches kept per parameter set (the derivation with the numbers in, the exact check
+    at the variant's own sizes, the chain rule's row), keeping those kept per structure: a process
+    meeting new sizes, as a class build does for each student (``make bench`` times this)."""
+    _derive._derive_cached.cache_clear()
+    _check.own_exact.cache_clear()
+    _check._chain_rule_cached.cache_clear()

@@ -4,7 +4,11 @@
 * (ii)-(iv) against central finite differences of that implementation: the
   whole Jacobian while it is small (:data:`FULL_LIMIT`), else the Jacobian
   times a few random directions, ``J v`` computed from the closed form without
-  building ``J`` (:func:`derivations.verify.directional`);
+  building ``J`` (:func:`derivations.verify.directional`), at a sample of the
+  outputs (:func:`sample_rows`: every output near either end, where the padding
+  and the window's edges are, and :data:`SAMPLED_ROWS` others drawn at random),
+  so that the cost stays nearly flat in the sizes; (iv), a sum over every
+  output, is evaluated whole;
 * (iv) in its correlation form, and the chain rule against ``diff`` of the loss
   (once per structure: the two are Sums over ``p`` for a symbolic ``L_out``);
 * (ii) and (iii) exactly against SymPy's brute-force Jacobian of the defining
@@ -43,6 +47,7 @@ EXACT_LIMIT = 4000
 # d f/d x has at most this many entries; beyond, directional checks.
 FULL_LIMIT = 50000
 DIRECTIONS = 2  # random directions of each directional check
+SAMPLED_ROWS = 256  # outputs drawn at random, besides those near either end, for the directional checks
 CHUNK = 1 << 21  # entries of one evaluation grid (16 MiB of float64)
 MEMO_BYTES = 1 << 25  # gathered entries a Lookup keeps for reuse (32 MiB)
 
@@ -256,6 +261,12 @@ class Grid:
     def outputs(a: int, b: int) -> np.ndarray:
         return np.arange(a, b + 1).reshape(-1, 1, 1)
 
+    @staticmethod
+    def chunks(rows: np.ndarray, width: int) -> list[tuple[int, np.ndarray]]:
+        """The outputs ``rows`` (1-based) in chunks of at most :data:`CHUNK` / ``width``: (offset, grid)."""
+        step = max(1, CHUNK // max(width, 1))
+        return [(a, rows[a:a + step].reshape(-1, 1, 1)) for a in range(0, len(rows), step)]
+
 
 def closed_forms(d: Any, xv: np.ndarray, Wv: np.ndarray, gv: np.ndarray) -> dict[str, np.ndarray]:
     """Evaluate the derived element formulas on arrays (0-based, numerator layout): f, df_dW, df_dx, dl_dW."""
@@ -272,35 +283,44 @@ def closed_forms(d: Any, xv: np.ndarray, Wv: np.ndarray, gv: np.ndarray) -> dict
             "dl_dW": dl_dW_values(d, grid, fm)}
 
 
-def forward_values(d: Any, grid: Grid, fm: Forms) -> np.ndarray:
-    """f[1, p] from the forward formula: its summand on (p, m, c) grids, summed over its limits."""
+def all_rows(d: Any) -> np.ndarray:
+    return np.arange(1, d.L_out + 1)
+
+
+def forward_values(d: Any, grid: Grid, fm: Forms, rows: np.ndarray | None = None) -> np.ndarray:
+    """f[1, p] for the outputs ``rows`` (1-based; default all) from the forward formula: its summand
+    on (p, m, c) grids, summed over its limits."""
+    rows = all_rows(d) if rows is None else rows
     (cv, c_lo, c_hi), (mv, m_lo, m_hi) = _limits(fm.forward_limits, grid.nums)
-    out = np.zeros(d.L_out)
+    out = np.zeros(len(rows))
     width = (c_hi - c_lo + 1) * (m_hi - m_lo + 1)
-    for a, b in grid.rows(1, d.L_out, width):
-        axes = {cv: grid.axis(cv, c_lo, c_hi), mv: grid.axis(mv, m_lo, m_hi)}
-        out[a - 1:b] = grid.call(fm.forward, grid.outputs(a, b), axes[c], axes[m]).sum(axis=(1, 2))
+    axes = {cv: grid.axis(cv, c_lo, c_hi), mv: grid.axis(mv, m_lo, m_hi)}
+    for a, P in grid.chunks(rows, width):
+        out[a:a + len(P)] = grid.call(fm.forward, P, axes[c], axes[m]).sum(axis=(1, 2))
     return out[None, :]
 
 
-def dl_dW_values(d: Any, grid: Grid, fm: Forms) -> np.ndarray:
-    """dl/dW[1, c, m] from (iv): the summand on (p, m, c) grids, summed over p within the Sum's limits."""
+def dl_dW_values(d: Any, grid: Grid, fm: Forms, rows: np.ndarray | None = None) -> np.ndarray:
+    """dl/dW[1, c, m] from (iv): the summand on (p, m, c) grids, summed over p within the Sum's limits;
+    with ``rows`` (1-based outputs), only the terms of those p (the others are 0 when g is 0 there)."""
     (pv, lo, hi), = _limits(fm.dl_dW_limits, grid.nums)
+    rows = np.arange(lo, hi + 1) if rows is None else rows[(rows >= lo) & (rows <= hi)]
     C, K = d.params.channels, d.params.kernel
     out = np.zeros((K, C))
-    for a, b in grid.rows(lo, hi, C * K):
-        out += grid.call(fm.dl_dW, grid.outputs(a, b), grid.channels, grid.axis(m, 1, K)).sum(axis=0)
+    for _, P in grid.chunks(rows, C * K):
+        out += grid.call(fm.dl_dW, P, grid.channels, grid.axis(m, 1, K)).sum(axis=0)
     return out.T[None]
 
 
-def df_dW_products(d: Any, grid: Grid, fm: Forms, directions: np.ndarray) -> np.ndarray:
-    """(d f/d W) v for each direction v (shape (1, C, K)), chunked over p: shape (k, 1, L_out)."""
+def df_dW_products(d: Any, grid: Grid, fm: Forms, directions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows ``rows`` (1-based outputs) of (d f/d W) v for each direction v (shape (1, C, K)),
+    chunked over them: shape (k, 1, len(rows))."""
     C, K = d.params.channels, d.params.kernel
-    out = np.zeros((len(directions), d.L_out))
+    out = np.zeros((len(directions), len(rows)))
     v = directions.reshape(len(directions), C, K)
-    for a, b in grid.rows(1, d.L_out, C * K):
-        J = grid.call(fm.df_dW, grid.outputs(a, b), grid.channels, grid.axis(m, 1, K))
-        out[:, a - 1:b] = np.einsum("pmc,dcm->dp", J, v)
+    for a, P in grid.chunks(rows, C * K):
+        J = grid.call(fm.df_dW, P, grid.channels, grid.axis(m, 1, K))
+        out[:, a:a + len(P)] = np.einsum("pmc,dcm->dp", J, v)
     return out[:, None, :]
 
 
@@ -311,8 +331,9 @@ def receptive_field(params: Any, rows: np.ndarray) -> np.ndarray:
     return start + params.dilation * np.arange(params.kernel).reshape(1, -1, 1)
 
 
-def df_dx_products(d: Any, grid: Grid, fm: Forms, directions: np.ndarray) -> np.ndarray:
-    """(d f/d x) v for each direction v (shape (C, L)): shape (k, 1, L_out).
+def df_dx_products(d: Any, grid: Grid, fm: Forms, directions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows ``rows`` (1-based outputs) of (d f/d x) v for each direction v (shape (C, L)):
+    shape (k, 1, len(rows)).
 
     The closed form is evaluated where output p depends on x, the K positions it
     reads (:func:`receptive_field`, from the sliding-window geometry rather than
@@ -320,15 +341,14 @@ def df_dx_products(d: Any, grid: Grid, fm: Forms, directions: np.ndarray) -> np.
     the window) is what the exact check verifies for the same formula. Chunked over p.
     """
     C, K = d.params.channels, d.params.kernel
-    out = np.zeros((len(directions), d.L_out))
+    out = np.zeros((len(directions), len(rows)))
     lookups = [Lookup(v, grid.channels) for v in directions]
-    for a, b in grid.rows(1, d.L_out, C * K):
-        rows = np.arange(a, b + 1)
-        N = receptive_field(d.params, rows)
-        Pb = np.broadcast_to(rows.reshape(-1, 1, 1), N.shape)
+    for a, P in grid.chunks(rows, C * K):
+        N = receptive_field(d.params, P)
+        Pb = np.broadcast_to(P, N.shape)
         J = grid.call(fm.df_dx, Pb, grid.channels, N)  # (p, t, c)
         for k, v in enumerate(lookups):
-            out[k, a - 1:b] = np.einsum("ptc,ptc->p", J, np.broadcast_to(v[grid.channels, N], J.shape))
+            out[k, a:a + len(P)] = np.einsum("ptc,ptc->p", J, np.broadcast_to(v[grid.channels, N], J.shape))
     return out[:, None, :]
 
 
@@ -336,21 +356,25 @@ def df_dx_products(d: Any, grid: Grid, fm: Forms, directions: np.ndarray) -> np.
 
 
 def zero_padded(xv: np.ndarray, P: int) -> np.ndarray:
-    """x with P zeros on each side of the position axis (x itself when P = 0)."""
+    """x with P zeros on each side of the position axis (x itself when P = 0), in x's layout."""
     if not P:
         return xv
-    out = np.zeros(xv.shape[:-1] + (xv.shape[-1] + 2 * P,))
+    out = np.zeros(xv.shape[:-1] + (xv.shape[-1] + 2 * P,), order="F" if xv.flags.f_contiguous else "C")
     out[..., P:-P] = xv
     return out
 
 
-def reference_forward(params: Any, xv: np.ndarray, Wv: np.ndarray) -> np.ndarray:
+def reference_forward(params: Any, xv: np.ndarray, Wv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """An independent implementation (0-based NumPy): pad, then for each tap m add W[0, :, m] times
-    the padded input sampled from m D in steps of S; shape (1, L_out)."""
+    the padded input sampled from m D in steps of S; shape (1, L_out). With ``rows`` (1-based
+    outputs) only those, whose windows start at S (p - 1) in the padded input: shape (1, len(rows))."""
     K, S, D, P = params.kernel, params.stride, params.dilation, params.padding
     padded = zero_padded(xv, P)
-    L_out = (padded.shape[1] - D * (K - 1) - 1) // S + 1
-    out = np.zeros(max(L_out, 0))
+    L_out = max((padded.shape[1] - D * (K - 1) - 1) // S + 1, 0)
+    if rows is not None:  # the windows' positions, (rows, K), gathered at once
+        windows = padded[:, (S * (np.asarray(rows) - 1))[:, None] + D * np.arange(K)]
+        return np.einsum("cpm,cm->p", windows, Wv[0])[None, :]
+    out = np.zeros(L_out)
     for mm in range(K):
         out += np.einsum("cp,c->p", padded[:, mm * D: mm * D + S * (L_out - 1) + 1: S], Wv[0, :, mm])
     return out[None, :]
@@ -368,24 +392,67 @@ def reference_correlation(params: Any, spread_length: int, xv: np.ndarray, gv: n
                      for mm in range(params.kernel)], axis=-1)[None]
 
 
-def instance(d: Any, seed: int) -> dict[str, np.ndarray]:
-    """A random float64 instance (x, W, g) from a fixed seed."""
+def read_positions(params: Any, rows: np.ndarray) -> np.ndarray:
+    """The input positions (0-based, increasing) that the outputs ``rows`` (1-based) read."""
+    n = receptive_field(params, rows).ravel()
+    return np.unique(n[(n >= 1) & (n <= params.length)]) - 1
+
+
+def instance(d: Any, seed: int, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """A random float64 instance (x, W, g), standard normal, from a fixed seed.
+
+    x is drawn position-major, an (L, C) array seen transposed, the layout in
+    which the checks read it (all channels of one position contiguous: the
+    closed forms' gathers and the windows of the reference). With ``rows`` (the
+    outputs a large variant is checked at) x is drawn only at the positions
+    those outputs read and g only at those outputs, both 0 elsewhere: no check
+    reads anything else, and drawing it would cost time in the sizes.
+    """
     rng = np.random.default_rng(seed)
-    xv, Wv, gv = verify_mod.random_instance(rng, d.shapes["x"], d.shapes["W"], d.shapes["g"])
-    return {"x": xv, "W": Wv, "g": gv}
+    C, L = d.shapes["x"]
+    if rows is None:
+        xt, Wv, gv = verify_mod.random_instance(rng, (L, C), d.shapes["W"], d.shapes["g"])
+        return {"x": xt.T, "W": Wv, "g": gv}
+    at = read_positions(d.params, rows)
+    xt, gv = np.zeros((L, C)), np.zeros(d.shapes["g"])
+    xt[at], Wv, gv[0, rows - 1] = verify_mod.random_instance(rng, (len(at), C), d.shapes["W"], (len(rows),))
+    return {"x": xt.T, "W": Wv, "g": gv}
 
 
-def directions(d: Any, seed: int) -> dict[str, np.ndarray]:
-    """The directions of the directional checks: uniform in [-1, 1), from their own generator."""
+def directions(d: Any, seed: int, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The directions of the directional checks: uniform in [-1, 1), from their own generator;
+    with ``rows``, x's only at the positions those outputs read (0 elsewhere, as in :func:`instance`)."""
     rng = np.random.default_rng([seed, 1])
     C, L = d.shapes["x"]
+    W = rng.uniform(-1.0, 1.0, (DIRECTIONS,) + d.shapes["W"])
     # x's directions are drawn position-major (each (C, L) direction a transposed view), the
     # layout in which the closed form reads them (see Lookup).
-    out = {"W": rng.random((DIRECTIONS,) + d.shapes["W"]), "x": rng.random((DIRECTIONS, L, C)).transpose(0, 2, 1)}
-    for v in out.values():
-        v *= 2
-        v -= 1
-    return out
+    if rows is None:
+        x = rng.uniform(-1.0, 1.0, (DIRECTIONS, L, C))
+    else:
+        at = read_positions(d.params, rows)
+        x = np.zeros((DIRECTIONS, L, C))
+        x[:, at] = rng.uniform(-1.0, 1.0, (DIRECTIONS, len(at), C))
+    return {"W": W, "x": x.transpose(0, 2, 1)}
+
+
+def edge_rows(params: Any) -> int:
+    """How many outputs at each end of the output are always checked: ceil((D (K - 1) + P) / S) + 1,
+    enough to hold every window that reads the padding, and the first and the last window."""
+    reach = params.dilation * (params.kernel - 1) + params.padding
+    return -(-reach // params.stride) + 1
+
+
+def sample_rows(d: Any, seed: int) -> np.ndarray:
+    """The outputs (1-based, increasing) at which a large variant's Jacobians are checked: every
+    output within :func:`edge_rows` of either end and :data:`SAMPLED_ROWS` of the others drawn
+    at random from their own generator (all of them when there are no more)."""
+    Lo, e = d.L_out, edge_rows(d.params)
+    inner = np.arange(e + 1, Lo - e + 1)
+    if len(inner) <= SAMPLED_ROWS:
+        return all_rows(d)
+    drawn = np.random.default_rng([seed, 2]).choice(inner, SAMPLED_ROWS, replace=False)
+    return np.unique(np.concatenate([np.arange(1, e + 1), np.sort(drawn), np.arange(Lo - e + 1, Lo + 1)]))
 
 
 def _detail(prm: Any, seed: int) -> str:
@@ -418,44 +485,46 @@ def directional_checks(d: Any, inst: dict[str, np.ndarray], seed: int) -> tuple[
                                                                                 dict[str, np.ndarray]]:
     """The checks of a large variant, at its own sizes, and the values they computed.
 
-    f and dl/dW are evaluated whole from their formulas; d f/d W and d f/d x
-    only as products with random directions, against central differences of the
-    sliding-window forward along the same directions.
+    f, d f/d W and d f/d x at the outputs :func:`sample_rows` (f whole there, the
+    Jacobians as products with random directions), against the sliding-window
+    forward at the same outputs and its central differences along the same
+    directions. dl/dW is that of a loss reading the same outputs: the upstream
+    gradient g keeps its entries there and is 0 elsewhere (the values include
+    this ``g``); (iv) is evaluated whole for it, and checked directionally
+    against the differences of that loss and as a correlation.
     """
-    xv, Wv, gv = inst["x"], inst["W"], inst["g"]
     prm = d.params
+    rows = sample_rows(d, seed)
+    xv, Wv = inst["x"], inst["W"]
+    gv = np.zeros_like(inst["g"])
+    gv[:, rows - 1] = inst["g"][:, rows - 1]
     grid = Grid(prm, (xv, Wv, gv))
     fm = forms(d)
-    dirs = directions(d, seed)
-    f = forward_values(d, grid, fm)
-    dl = dl_dW_values(d, grid, fm)
-    jv_W = df_dW_products(d, grid, fm, dirs["W"])
-    jv_x = df_dx_products(d, grid, fm, dirs["x"])
-    seen: dict[bytes, np.ndarray] = {}
-
-    def of_W(w: np.ndarray) -> np.ndarray:
-        """The forward pass as a function of W; dl/dW's differences perturb W exactly as
-        d f/d W's do, so each perturbed forward pass is computed once."""
-        key = np.asarray(w).tobytes()
-        if key not in seen:
-            seen[key] = reference_forward(prm, xv, w)
-        return seen[key]
-
-    detail = _detail(prm, seed) + f"; $J v$ along {DIRECTIONS} random directions"
+    dirs = directions(d, seed, rows)
+    f = forward_values(d, grid, fm, rows)
+    dl = dl_dW_values(d, grid, fm, rows)
+    jv_W = df_dW_products(d, grid, fm, dirs["W"], rows)
+    jv_x = df_dx_products(d, grid, fm, dirs["x"], rows)
+    where = ("all outputs" if len(rows) == d.L_out else
+             f"{len(rows)} of the {d.L_out} outputs ({2 * edge_rows(prm)} at the ends, {SAMPLED_ROWS} drawn)")
+    detail = _detail(prm, seed) + f"; $J v$ along {DIRECTIONS} random directions at {where}"
     checks = [
-        verify_mod.agreement("conv1d.f", LABELS["f"], f, reference_forward(prm, xv, Wv), "sliding-window sum",
-                             detail=_detail(prm, seed)),
-        verify_mod.directional("conv1d.df_dW", LABELS["df_dW"], of_W, Wv, dirs["W"], jv_W,
-                               shape=d.shapes["df_dW"], detail=detail),
-        verify_mod.directional("conv1d.df_dx", LABELS["df_dx"], lambda v: reference_forward(prm, v, Wv), xv,
+        verify_mod.agreement("conv1d.f", LABELS["f"], f, reference_forward(prm, xv, Wv, rows), "sliding-window sum",
+                             detail=_detail(prm, seed) + f"; at {where}"),
+        verify_mod.directional("conv1d.df_dW", LABELS["df_dW"], lambda w: reference_forward(prm, xv, w, rows), Wv,
+                               dirs["W"], jv_W, shape=d.shapes["df_dW"], detail=detail),
+        verify_mod.directional("conv1d.df_dx", LABELS["df_dx"], lambda v: reference_forward(prm, v, Wv, rows), xv,
                                dirs["x"], jv_x, shape=d.shapes["df_dx"], detail=detail),
-        verify_mod.directional("conv1d.dl_dW", LABELS["dl_dW"], lambda w: np.sum(gv * of_W(w)), Wv, dirs["W"],
-                               np.einsum("dacm,acm->d", dirs["W"], dl), shape=d.shapes["dl_dW"], detail=detail),
+        verify_mod.directional("conv1d.dl_dW", LABELS["dl_dW"],
+                               lambda w: np.sum(gv[:, rows - 1] * reference_forward(prm, xv, w, rows)),
+                               Wv, dirs["W"], np.einsum("dacm,acm->d", dirs["W"], dl), shape=d.shapes["dl_dW"],
+                               detail=_detail(prm, seed) + f"; along {DIRECTIONS} random directions, $g$ zero outside "
+                                                           f"the {len(rows)} outputs"),
         verify_mod.agreement("conv1d.dl_dW.correlation", LABELS["correlation"], dl,
                              reference_correlation(prm, d.spread_length, xv, gv), "correlation with spread $g$",
                              detail=_detail(prm, seed)),
     ]
-    values = {"f": f, "dl_dW": dl, "directions.W": dirs["W"], "directions.x": dirs["x"],
+    values = {"rows": rows, "g": gv, "f": f, "dl_dW": dl, "directions.W": dirs["W"], "directions.x": dirs["x"],
               "df_dW_v": jv_W, "df_dx_v": jv_x}
     return checks, values
 
@@ -629,18 +698,21 @@ def check(d: Any, evidence: Any, seed: int) -> Verification:
 
     ``verification.npz`` holds ``conv1d.x``, ``.W``, ``.g``, ``.f`` and
     ``.dl_dW`` always; ``.df_dW`` and ``.df_dx`` (the full Jacobians) while the
-    variant is small (:func:`is_small`), else ``.directions.W`` and
+    variant is small (:func:`is_small`), else ``.rows`` (the checked outputs,
+    1-based, :func:`sample_rows`; ``.g`` is 0 at the others, ``.x`` at the positions they do not
+    read), ``.f`` at those outputs, ``.directions.W`` and
     ``.directions.x`` (the random directions, stacked) with ``.df_dW_v`` and
-    ``.df_dx_v`` (the closed forms' Jacobian-times-direction products, shape
-    ``(directions, 1, L_out)``).
+    ``.df_dx_v`` (the closed forms' Jacobian-times-direction products at those
+    outputs, shape ``(directions, 1, len(rows))``).
     """
-    inst = instance(d, seed)
     if is_small(d.params):
+        inst = instance(d, seed)
         values = closed_forms(d, inst["x"], inst["W"], inst["g"])
         checks = numeric_checks(d, inst, values, seed)
     else:
+        inst = instance(d, seed, sample_rows(d, seed))
         checks, values = directional_checks(d, inst, seed)
     checks += symbolic_checks(d)
-    arrays = {"conv1d.x": inst["x"], "conv1d.W": inst["W"], "conv1d.g": inst["g"]}
+    arrays = {"conv1d.x": inst["x"], "conv1d.W": inst["W"], "conv1d.g": values.pop("g", inst["g"])}
     arrays.update({f"conv1d.{k}": v for k, v in values.items()})
     return Verification(tuple(checks), arrays)

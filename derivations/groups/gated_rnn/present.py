@@ -6,6 +6,7 @@ verification's measures. The templates insert them and type no formula.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from ... import latex
 from ...registry import Presentation, Verification
 from ...symbolic import DOTS, Gaussian, Listing, Paren
 from . import forms as F
-from .derive import GatedRnnDerivation
+from .derive import GatedRnnDerivation, same_symbolic, symbolic_derivation
 from .experiment import (FIG_BURN_IN, FIG_DRAWS, FIG_QUOTE, FIG_SIZE, FIG_STEPS, SATURATED, WEIGHT_STD,
                          GatedRnnEvidence, GrowthCurve)
 from .forms import HP, WC, WH, WX, C, G, V, X, a, b, i, j, k
@@ -67,6 +68,12 @@ def figure_context(d: GatedRnnDerivation, curves: tuple[GrowthCurve, ...]) -> di
     }
 
 
+@functools.lru_cache(maxsize=4)
+def _figure_shared(curves: tuple[GrowthCurve, ...]) -> dict[str, Any]:
+    """The figure's context for the process's own derivation, once per figure (a class shares one)."""
+    return figure_context(symbolic_derivation(), curves)
+
+
 def entry_context(d: GatedRnnDerivation) -> dict[str, str]:
     """The entrywise derivation in the prose's entry notation (renamed symbols, printed)."""
     ew = d.entrywise
@@ -97,12 +104,23 @@ def entry_context(d: GatedRnnDerivation) -> dict[str, str]:
     }
 
 
-def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
-            verification: Verification) -> Presentation:
-    d = derivation
+def printed(d: GatedRnnDerivation) -> dict[str, Any]:
+    """Every formula of the section printed: it depends on ``d``'s symbolic results only (not on
+    its sizes), so the process's own derivation is printed once (:func:`_printed_shared`)."""
+    if same_symbolic(d, symbolic_derivation()):
+        return _printed_shared()
+    return _print_all(d)
+
+
+@functools.lru_cache(maxsize=1)
+def _printed_shared() -> dict[str, Any]:
+    return _print_all(symbolic_derivation())
+
+
+def _print_all(d: GatedRnnDerivation) -> dict[str, Any]:
     sh = d.shapes
     st = d.statements
-    context = {
+    return {
         "inputs": tex(st.inputs),
         "initial": tex(st.initial),
         "gate_equation": {"lhs": tex(st.gate_equation.lhs), "rhs": tex(st.gate_equation.rhs)},
@@ -164,8 +182,18 @@ def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
         "gate_factor": tex(d.gate_factor),
         "gate_derivative": tex(d.gate_derivative),
         "input_term": tex(d.input_term),
+    }
+
+
+def present(derivation: GatedRnnDerivation, evidence: GatedRnnEvidence,
+            verification: Verification) -> Presentation:
+    d = derivation
+    sh = d.shapes
+    context = {
+        **printed(d),
         "double_count_gap": f"{100 * verification.measures['double_count_gap']:.0f}",
-        "fig": figure_context(d, evidence.curves),
+        "fig": (_figure_shared(evidence.curves) if same_symbolic(d, symbolic_derivation())
+                else figure_context(d, evidence.curves)),
         "step": d.step,
     }
     answers = {
