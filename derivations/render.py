@@ -8,6 +8,7 @@ LaTeX runs without shell escape.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -40,10 +41,19 @@ def document_templates() -> Path:
 
 
 def environment(group_dirs: Sequence[Path] = ()) -> jinja2.Environment:
-    """Jinja2 with LaTeX-safe delimiters over the document templates and each group's own."""
-    dirs = [document_templates(), *group_dirs]
+    """Jinja2 with LaTeX-safe delimiters over the document templates and each group's own.
+
+    One environment per list of folders in a process, so each template is compiled once (a class
+    renders hundreds of documents from the same templates); an edited template file is reloaded
+    (Jinja2 compares its modification time).
+    """
+    return _environment(tuple(str(d) for d in (document_templates(), *group_dirs)))
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(dirs: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+        loader=jinja2.FileSystemLoader(list(dirs)),
         block_start_string="((*",
         block_end_string="*))",
         variable_start_string="(((",
