@@ -93,7 +93,7 @@ def test_second_call_reads_the_cache_and_does_not_train(evidence, cache_dir, mon
     def no_training(*args, **kwargs):
         raise AssertionError("the second call trained")
 
-    monkeypatch.setattr(training, "train", no_training)
+    monkeypatch.setattr(training, "train_many", no_training)
     second = GROUP.experiment(SHORT, 0, cache_dir)
     assert second.cache_hit
     for run_a, run_b in ((evidence.spiking, second.spiking), (evidence.fixed, second.fixed)):
@@ -160,8 +160,8 @@ def test_context_settings(presentation):
     assert (c["seed"], c["seed_last"], c["n_seeds"]) == (0, 4, 5)
 
 
-def test_runs_spread_over_processes_equal_a_run_made_alone(outcomes):
-    """The experiment trains its runs in worker processes; one run retrained here, alone, is identical."""
+def test_runs_trained_together_equal_a_run_made_alone(outcomes):
+    """The experiment trains its runs together (stacked); one run retrained here, alone, is identical."""
     ev = outcomes["fall2025"].groups["loss_curves"].evidence
     seed = experiment_mod.seeds_of(ev.settings)[-1]
     alone = training.train(ev.settings, fixed=True, seed=seed)

@@ -1,9 +1,10 @@
 """Tests of the 1.3 loss-spike experiment (derivations/groups/loss_curves: task, model, training, experiment).
 
 They check the data (labels against an independent rule), the hand-written
-backpropagation (against central finite differences), the phenomenon itself on
-a shortened run of the default settings (spikes above the initial loss without
-the fix, none with it), and the on-disk cache.
+backpropagation (against central finite differences), that stacked models and
+runs trained together give exactly the numbers of each alone, the phenomenon
+itself on a shortened run of the default settings (spikes above the initial
+loss without the fix, none with it), and the on-disk cache.
 """
 
 import dataclasses
@@ -17,10 +18,11 @@ from derivations.groups.loss_curves import LossCurves as ExperimentSettings
 from derivations.groups.loss_curves.model import evaluate, init_params, loss_and_grads
 from derivations.groups.loss_curves.present import PLOT_COLUMNS, plot_table
 from derivations.groups.loss_curves.task import label_of, make_batch, marker_windows
-from derivations.groups.loss_curves.training import Run, train
+from derivations.groups.loss_curves.training import Run, train, train_many
 
 # The package exports the step function ``experiment``; the module is fetched from sys.modules.
 run_all = importlib.import_module("derivations.groups.loss_curves.experiment").run_all
+training_mod = importlib.import_module("derivations.groups.loss_curves.training")
 
 # Shortened default run: the first 400 steps of the default data stream.  The
 # spiking procedure already spikes there and the fixed one already learns.
@@ -133,6 +135,24 @@ def test_backprop_matches_central_finite_differences():
         assert grads[name].shape == value.shape
 
 
+def test_a_stack_of_models_computes_each_model_bit_for_bit():
+    """loss_and_grads on models stacked along a leading axis gives exactly each model's own (2-D) results."""
+    rng = np.random.default_rng(7)
+    n_symbols, hidden, classes = 7, 5, 6
+    models = [{k: v + 0.3 * rng.normal(size=v.shape) for k, v in init_params(rng, n_symbols, hidden, classes).items()}
+              for _ in range(3)]
+    batches = [make_batch(rng, 9, 11, classes, n_symbols - 2) for _ in models]
+    stacked = {k: np.stack([m[k] for m in models]) for k in models[0]}
+    loss, accuracy, grads = loss_and_grads(stacked, np.stack([X for X, _ in batches]),
+                                           np.stack([y for _, y in batches]))
+    assert loss.shape == accuracy.shape == (3,)
+    for r, (params, (X, y)) in enumerate(zip(models, batches)):
+        loss_r, accuracy_r, grads_r = loss_and_grads(params, X, y)
+        assert loss[r] == loss_r and accuracy[r] == accuracy_r
+        for name in params:
+            np.testing.assert_array_equal(grads[name][r], grads_r[name])
+
+
 # ---------------------------------------------------------------------- the effect
 
 
@@ -187,6 +207,26 @@ def test_other_procedures_run(extra):
     for fixed in (False, True):
         run = train(settings, fixed)
         assert np.all(np.isfinite(run.loss)) and np.isfinite(run.final_loss)
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(optimizer="rmsprop"),
+                                   dict(optimizer="adam", lr=0.05, fixed_lr=0.5, warmup_steps=5)])
+def test_runs_trained_together_equal_runs_trained_alone(extra, monkeypatch):
+    """Stacked training (any grouping of the runs) records exactly the numbers of each run trained alone."""
+    settings = dataclasses.replace(ExperimentSettings(), steps=20, batch=9, hidden=5, classes=5, eval_batch=40,
+                                   **extra)
+    jobs = [(False, 3), (True, 3), (True, 8), (False, 11), (True, 11)]
+    together = train_many(settings, jobs)
+    per_run = settings.batch * settings.seq_len * (settings.n_distractors + 2 + 7 * settings.hidden)
+    monkeypatch.setattr(training_mod, "GROUP_NUMBERS", 2 * per_run)
+    in_pairs = train_many(settings, jobs)
+    fields = [f.name for f in dataclasses.fields(Run) if f.name != "seconds"]
+    for (fixed, seed), run, paired in zip(jobs, together, in_pairs):
+        alone = train(settings, fixed, seed)
+        for name in fields:
+            np.testing.assert_array_equal(getattr(run, name), getattr(alone, name), err_msg=name)
+            np.testing.assert_array_equal(getattr(paired, name), getattr(alone, name), err_msg=name)
+    assert together[1].grad_norm.max() > settings.clip_norm  # the fixed runs are clipped: the test bites
 
 
 # ---------------------------------------------------------------- caching and output

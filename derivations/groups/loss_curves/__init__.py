@@ -78,15 +78,17 @@ class LossCurves:
                             doc="held-out sequences for the untrained/final loss and accuracy" + RETRAIN)
 
 
-# The experiment's budget. Both procedures are trained for every seed (2 x seeds runs, spread over the
-# cores); a run's time is about seq_len x (steps x (0.09 + 0.005 batch f) + 0.009 eval_batch f) ms with
-# f = max(hidden, 4) / 16, fitted to single runs (a default run takes about 2 s, the whole default
-# experiment about 10 s on 2 cores; the formula over-estimates large batches and hidden sizes).
-# WORK_BUDGET bounds that estimate at this many times the default experiment's (about 30 s on 2 cores),
-# so no valid variant trains for minutes (the maxima of the single keys allowed up to hours and, for
+# The experiment's budget. Both procedures are trained for every seed (2 x seeds runs, trained together
+# in one process, training.train_many); a run's time is about
+# seq_len x (steps x (0.09 + 0.005 batch f) + 0.009 eval_batch f) ms with f = max(hidden, 4) / 16, fitted
+# to single runs trained alone (training them together costs less: the whole default experiment takes
+# about 10 s on one core; the formula over-estimates large batches and hidden sizes).
+# WORK_BUDGET bounds that estimate at this many times the default experiment's (about 30 s), so no valid
+# variant trains for minutes (the maxima of the single keys allowed up to hours and, for
 # eval_batch x seq_len x hidden, tens of gigabytes of activations);
 # FORWARD_LIMIT bounds the largest forward pass (batch or eval_batch) x seq_len x hidden, whose cached
-# activations take 56 bytes per element in each of the (two) worker processes: about 560 MB each.
+# activations take 56 bytes per element: about 560 MB (runs trained together share a step's memory up to
+# training.GROUP_NUMBERS numbers, and the held-out evaluations are made one run at a time).
 WORK_BUDGET = 3.0
 FORWARD_LIMIT = 10_000_000
 # What each knob is compared with when the budget names the key to reduce (the defaults).
@@ -156,9 +158,9 @@ GROUP = QuestionGroup(
           "changes the question itself; every key changes the recorded run and so the numbers of the key. "
           f"The experiment has a budget, checked before any work: its estimated time, seeds x seq_len x "
           f"(steps x (0.09 + 0.005 batch f) + 0.009 eval_batch f) ms per procedure and core with "
-          f"f = max(hidden, 4)/16, may be at most {WORK_BUDGET:g} times the defaults' (about 10 s on 2 cores, "
+          f"f = max(hidden, 4)/16, may be at most {WORK_BUDGET:g} times the defaults' (about 10 s on one core, "
           f"so about 30 s), and one forward pass, max(batch, eval_batch) x seq_len x hidden, at most "
-          f"{FORWARD_LIMIT:,} activations (about 560 MB per worker); beyond either, the variant is refused "
+          f"{FORWARD_LIMIT:,} activations (about 560 MB); beyond either, the variant is refused "
           "naming the key furthest above its default. The ranges below are per key; the budget bounds "
           "their combination (e.g. steps up to about 1300 at the other defaults).",
 )

@@ -1,8 +1,9 @@
 """The declared experiment step of 1.3: both procedures over several seeds, cached by their settings.
 
 :func:`experiment` trains the LSTM with the spiking and with the fixed
-procedure (:func:`.training.train`) for each of the seeds ``seed, seed + 1,
-..., seed + seeds - 1`` (the same seeds for both), or reads all runs back from
+procedure for each of the seeds ``seed, seed + 1, ..., seed + seeds - 1``
+(the same seeds for both), all runs together in one process
+(:func:`.training.train_many`), or reads all runs back from
 an ``.npz`` in ``cache_dir`` keyed by :func:`cache_key`, and reads off the
 numbers the answers quote (:func:`.analysis.measure`).
 """
@@ -12,10 +13,8 @@ import dataclasses
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import pathlib
-from concurrent.futures import ProcessPoolExecutor
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -115,26 +114,15 @@ def _load(path: pathlib.Path, key: str, names: list[str]) -> dict[str, Run] | No
         return None
 
 
-def _train(job: tuple[Any, bool, int]) -> Run:
-    settings, fixed, seed = job
-    return training.train(settings, fixed=fixed, seed=seed)
-
-
 def train_all(settings: Any, seeds: tuple[int, ...]) -> tuple[tuple[Run, ...], tuple[Run, ...]]:
-    """Every (procedure, seed) run, spread over the cores.
+    """Every (procedure, seed) run: ``(spiking runs, fixed runs)``, one per seed.
 
-    The runs are independent and each is deterministic given its seed, so the
-    results do not depend on how they are spread (a test trains one run alone
-    and compares). Workers are forked (no re-import of the caller's main
-    module); where fork is not available the runs are made one after another.
+    The runs are trained together in this process (:func:`.training.train_many`:
+    one NumPy call serves all of them), which leaves the other cores free, e.g.
+    for LaTeX during a class build. Each run is deterministic given its seed and
+    identical to the run trained alone (a test compares).
     """
-    jobs = [(settings, fixed, s) for fixed in (False, True) for s in seeds]
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            runs = list(pool.map(_train, jobs))
-    else:
-        runs = [_train(job) for job in jobs]
+    runs = training.train_many(settings, [(fixed, s) for fixed in (False, True) for s in seeds])
     return tuple(runs[: len(seeds)]), tuple(runs[len(seeds):])
 
 
