@@ -456,7 +456,10 @@ class ClassReport:
 
 def base_record(base: Variant) -> dict[str, Any]:
     toml = variant_mod.to_toml(base)
-    return {"name": base.name, "source": base.source, "sha256": sha256_bytes(toml.encode("utf-8")), "toml": toml}
+    # The file's name only: where it lies (an absolute path, another machine) must not change the manifest's
+    # bytes; the text and its SHA-256 identify it.
+    return {"name": base.name, "source": Path(base.source).name, "sha256": sha256_bytes(toml.encode("utf-8")),
+            "toml": toml}
 
 
 def previous_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -569,7 +572,7 @@ def build_class(entries: Sequence[Entry], out_dir: Path, base: Variant, secret: 
         "class": {
             "base_variant": base_record(base),
             "secret_fingerprint": student.fingerprint(secret),
-            "roster": None if roster is None else {"file": str(roster), "sha256": sha256_file(roster),
+            "roster": None if roster is None else {"file": Path(roster).name, "sha256": sha256_file(roster),
                                                    "students": len(entries)},
             "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
             "students": len(chosen),

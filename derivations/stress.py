@@ -18,6 +18,13 @@ variants (the ``answers.json`` ``questions`` table, read with
 :func:`derivations.batch.numeric_answers`). ``DIR/summary.json`` holds the same. Exit
 status 1 when any variant failed, else 0; 2 for bad arguments.
 
+It also reports the slowest **verification** (derive + check of every group, 1.3's training
+runs excluded) against the budget :data:`derivations.verify.BUDGET_SECONDS`, with the group
+that took longest. ``--worst`` adds the largest variants the groups' ranges allow
+(:data:`WORST`), each derived and verified in a fresh process (cold caches, as one
+``make pdf``): the measurement behind the budget. Being over the budget is reported, never a
+failure (a time is not a result; the key's bytes never depend on it).
+
 Every draw comes from ``numpy.random.default_rng([seed, i])``, so a run is reproducible
 and variant ``i`` does not depend on ``N``.
 """
@@ -71,6 +78,27 @@ TRAIN_SHARE = 0.25
 # Keys a spec draw leaves as the preset has them: the figure's seed (a new seed is a new figure
 # to compile; the [variant] seed is drawn anyway) and the seed of 1.3's runs.
 KEEP = {"gated_rnn": ("figure_seed",), "loss_curves": ("seed",)}
+# The variants that cost most to verify within the groups' ranges (``--worst``), each the base preset
+# with these groups' keys changed, every question asked. "largest": the largest sizes (finite
+# differences along directions, no exact check at the variant's own sizes); "exact at own sizes":
+# the largest sizes still checked exactly at their own sizes (each group's named limit: attention
+# k n^2 <= EXACT_OWN_LIMIT, gated m (K - 1) <= EXACT_DL_NESTING_LIMIT, conv1d's EXACT_LIMIT).
+# conv2d and conv_general have no size-dependent check worth a second case.
+WORST: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
+    "largest": {
+        "conv2d": {"input": (4096, 4096), "kernel": (1, 1), "stride": (1, 1), "padding": (4096, 4096),
+                   "dilation": (1, 1)},
+        "conv_general": {"kernel_notation": "rect"},
+        "conv1d": {"channels": 256, "length": 8192, "kernel": 16, "stride": 1, "dilation": 1, "padding": 16},
+        "gated_rnn": {"n": 6, "m": 6, "steps": 32},
+        "attention_rnn": {"k": 8, "n": 16},
+    },
+    "exact at own sizes": {
+        "conv1d": {"channels": 4, "length": 28, "kernel": 4, "stride": 1, "dilation": 1, "padding": 0},
+        "gated_rnn": {"n": 6, "m": 1, "steps": 2},
+        "attention_rnn": {"k": 4, "n": 1},
+    },
+}
 
 
 # --------------------------------------------------------------------------
@@ -160,6 +188,50 @@ def random_variant(index: int, seed: int = 0, registry: Registry | None = None) 
     return variant_mod.parse(variant_mod.to_toml(drawn, registry), f"{name}.toml", registry)
 
 
+def worst_variant(case: str, registry: Registry | None = None) -> Variant:
+    """The base preset with the groups' keys of :data:`WORST` ``[case]``, every question asked, parsed
+    (so every rule of a hand-written file holds)."""
+    registry = registry or registry_mod.default()
+    base = variant_mod.load(BASE, registry)
+    groups = {name: dataclasses.replace(base.params[name], **keys) for name, keys in WORST[case].items()
+              if name in base.params}
+    name = "worst-" + case.replace(" ", "-")
+    drawn = variant_mod.replace(base, name=name, **groups)
+    text = variant_mod.to_toml(drawn, registry)
+    return variant_mod.parse(text, f"{name}.toml", registry)
+
+
+def _worst_in_process(case: str, out: str, cache_dir: str) -> Result:
+    """One worst variant derived and verified in this (fresh) process; the outcome is left out."""
+    registry = registry_mod.default()
+    result = Result(-1, "worst-" + case.replace(" ", "-"), "worst")
+    try:
+        v = worst_variant(case, registry)
+    except Exception as exc:  # noqa: BLE001 - reported like any failure
+        result.error = "draw failed: " + _one_line(exc)
+        return result
+    result = verify_variant(v, result, Path(out), registry, Path(cache_dir))
+    result.outcome = None  # it holds the timed registry's closures: not sent back
+    return result
+
+
+def run_worst(out: Path, cache_dir: Path, progress: Any = None) -> list[Result]:
+    """Each :data:`WORST` variant derived and verified in a fresh process of its own (cold caches:
+    the cost of one ``make pdf`` of it)."""
+    import multiprocessing
+
+    results = []
+    ctx = multiprocessing.get_context("spawn")
+    for case in WORST:
+        with ctx.Pool(1) as pool:
+            r = pool.apply(_worst_in_process, (case, str(out), str(cache_dir)))
+        results.append(r)
+        if progress is not None:
+            print(f"  [worst] {r.name} verification {r.verify_seconds:.2f} s "
+                  + ("ok" if r.passed else "FAILED: " + r.error), file=progress, flush=True)
+    return results
+
+
 # --------------------------------------------------------------------------
 # Running
 
@@ -176,6 +248,13 @@ class Result:
     error: str = ""
     file: str = ""
     outcome: Any = None
+    # derive + check per group (1.3's training and every presentation excluded), seconds
+    verification: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verify_seconds(self) -> float:
+        """The variant's verification: derive + check of every group."""
+        return sum(self.verification.values())
 
     @property
     def passed(self) -> bool:
@@ -187,10 +266,26 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def clocked_registry(registry: Registry) -> tuple[Registry, dict[str, float]]:
+    """``registry`` with each group's ``derive`` and ``check`` timed: the seconds add up, per group,
+    in the returned dict (experiments and presentations are not timed)."""
+    seconds: dict[str, float] = {}
+
+    def wrap(name: str, fn: Any) -> Any:
+        def step(*args: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+        return step
+
+    return Registry([dataclasses.replace(g, derive=wrap(g.name, g.derive), check=wrap(g.name, g.check))
+                     for g in registry]), seconds
+
+
 def run_one(index: int, seed: int, out: Path, registry: Registry, cache_dir: Path) -> Result:
     """Draw variant ``index``, derive and verify it; a failure writes the variant to ``out/failures``."""
-    from .batch import numeric_answers
-
     kind = "student" if index % 2 == 0 else "specs"
     result = Result(index, f"stress-{seed}-{index:04d}", kind)
     try:
@@ -198,9 +293,18 @@ def run_one(index: int, seed: int, out: Path, registry: Registry, cache_dir: Pat
     except Exception as exc:  # noqa: BLE001 - a draw that fails is a failure of the run, reported
         result.error = "draw failed: " + _one_line(exc)
         return result
+    return verify_variant(v, result, out, registry, cache_dir)
+
+
+def verify_variant(v: Variant, result: Result, out: Path, registry: Registry, cache_dir: Path) -> Result:
+    """Derive and verify ``v`` for real (no stored outcome) into ``result``, timing each group's
+    derive + check; a failure writes the variant to ``out/failures``."""
+    from .batch import numeric_answers
+
     t0 = time.perf_counter()
+    clocked, result.verification = clocked_registry(registry)
     try:
-        outcome = build_mod.run(v, registry, cache_dir=cache_dir, reuse=False)
+        outcome = build_mod.run(v, clocked, cache_dir=cache_dir, reuse=False)
         result.answers = numeric_answers(build_mod.answers(outcome))
         result.outcome = outcome
     except Exception as exc:  # noqa: BLE001 - every failure is reported with its variant
@@ -264,12 +368,18 @@ def report(results: list[Result], compiled: list[tuple[str, str]], seed: int, ou
     slowest = max(timed, key=lambda r: r.seconds) if timed else None
     table = ranges(results, registry)
     kinds = {k: sum(r.kind == k for r in results) for k in ("student", "specs")}
+    worst = sum(r.kind == "worst" for r in results)
+    if worst:
+        kinds["worst"] = worst
     lines = [f"stress: {len(results)} variants ({kinds['student']} drawn per student from {BASE}, "
-             f"{kinds['specs']} from the parameter specs), seed {seed}: "
-             f"{len(results) - len(failed)} passed, {len(failed)} failed"]
+             f"{kinds['specs']} from the parameter specs" + (f", {worst} largest allowed (--worst)" if worst else "")
+             + f"), seed {seed}: {len(results) - len(failed)} passed, {len(failed)} failed"]
     if seconds:
         lines.append(f"time per variant (derive + verify): median {statistics.median(seconds):.2f} s, "
                      f"max {max(seconds):.2f} s ({slowest.name}), total {sum(seconds):.1f} s")
+    budget = verification_budget(results)
+    if budget["slowest"] is not None:
+        lines.append(budget_line(budget))
     if compiled:
         ok = sum(status == "ok" for _, status in compiled)
         lines.append(f"compiled {len(compiled)}: {ok} ok" + (f", {len(compiled) - ok} failed" if ok < len(compiled)
@@ -286,13 +396,47 @@ def report(results: list[Result], compiled: list[tuple[str, str]], seed: int, ou
         "kinds": kinds,
         "seconds": {"median": statistics.median(seconds) if seconds else None, "max": max(seconds, default=None),
                     "slowest": slowest.name if slowest else None, "total": sum(seconds)},
+        "verification": budget,
         "compiled": [{"name": n, "status": s} for n, s in compiled],
         "ranges": table,
         "failures": [{"name": r.name, "kind": r.kind, "error": r.error, "file": r.file} for r in failed],
-        "per_variant": [{"name": r.name, "kind": r.kind, "seconds": round(r.seconds, 3), "passed": r.passed}
+        "per_variant": [{"name": r.name, "kind": r.kind, "seconds": round(r.seconds, 3), "passed": r.passed,
+                         "verification": {g: round(t, 3) for g, t in r.verification.items()}}
                         for r in results],
     }
     return "\n".join(lines), data
+
+
+def verification_budget(results: list[Result], budget: float | None = None) -> dict[str, Any]:
+    """The slowest verification (derive + check) of the run against :data:`derivations.verify.BUDGET_SECONDS`,
+    and each group's slowest, as data."""
+    from . import verify
+
+    budget = verify.BUDGET_SECONDS if budget is None else budget
+    timed_results = [r for r in results if r.verification]
+    slowest = max(timed_results, key=lambda r: r.verify_seconds, default=None)
+    groups: dict[str, dict[str, Any]] = {}
+    for r in timed_results:
+        for g, t in r.verification.items():
+            if g not in groups or t > groups[g]["seconds"]:
+                groups[g] = {"seconds": round(t, 3), "variant": r.name}
+    return {
+        "budget_seconds": budget,
+        "slowest": None if slowest is None else slowest.name,
+        "seconds": None if slowest is None else round(slowest.verify_seconds, 3),
+        "within_budget": None if slowest is None else slowest.verify_seconds <= budget,
+        "by_group": None if slowest is None else {g: round(t, 3) for g, t in slowest.verification.items()},
+        "slowest_per_group": groups,
+    }
+
+
+def budget_line(budget: dict[str, Any]) -> str:
+    """One line: the slowest verification, its largest groups, and whether it is within the budget."""
+    top = sorted(budget["by_group"].items(), key=lambda kv: -kv[1])[:3]
+    verdict = "within" if budget["within_budget"] else "OVER"
+    return (f"slowest verification (derive + check, 1.3's training excluded): {budget['seconds']:.2f} s "
+            f"({budget['slowest']}: " + ", ".join(f"{g} {t:.2f} s" for g, t in top) + f"), {verdict} the "
+            f"budget of {budget['budget_seconds']:g} s (verify.BUDGET_SECONDS)")
 
 
 def stress(n: int, seed: int = 0, out: Path = DEFAULT_OUT, compile_count: int = 0,
@@ -326,12 +470,16 @@ def add_command(sub: Any) -> None:
                    help=f"folder for failing variants and summary.json (default: {DEFAULT_OUT})")
     s.add_argument("--compile", type=int, default=0, metavar="K", help="compile K of the passing variants (default: 0)")
     s.add_argument("--quiet", action="store_true", help="no line per variant on stderr")
+    s.add_argument("--worst", action="store_true",
+                   help="also derive and verify the largest variants the ranges allow, each in a fresh process, "
+                        "and report them against the verification budget (with --n 0: only those)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the stress test from parsed arguments: 0 all passed, 1 a variant failed, 2 bad arguments."""
-    if args.n < 1:
-        raise VariantError("<arguments>", "--n", args.n, "allowed: at least 1")
+    worst = getattr(args, "worst", False)
+    if args.n < (0 if worst else 1):
+        raise VariantError("<arguments>", "--n", args.n, "allowed: at least 1 (0 with --worst)")
     if not 0 <= args.compile <= args.n:
         raise VariantError("<arguments>", "--compile", args.compile, f"allowed: 0..{args.n} (--n)")
     if not 0 <= args.seed < student.SEED_LIMIT:
@@ -342,6 +490,8 @@ def main(args: argparse.Namespace) -> int:
         args.compile = 0
     results, compiled = stress(args.n, args.seed, args.out, args.compile,
                                progress=None if args.quiet else sys.stderr)
+    if worst:
+        results += run_worst(args.out, build_mod.CACHE_DIR, progress=None if args.quiet else sys.stderr)
     text, data = report(results, compiled, args.seed, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(data, indent=2) + "\n", "utf-8")

@@ -32,6 +32,17 @@ from .errors import VerificationError
 FD_STEP = 1e-6
 FD_TOL = 1e-6
 
+# The verification's time budget: derive + check of every group of one variant (1.3's training
+# runs excluded: they have a budget of their own, checked when the variant is read), in seconds, on
+# the 2-core machine of the README's measurements. Nothing is timed while a key is built (its bytes
+# never depend on the clock): each group's size limits for the exact checks at the variant's own
+# sizes are set so that the worst variant its ranges allow verifies within this, as measured with
+# HW2_REUSE=0 (README, "Limits of the verification"), and ``python -m derivations stress`` reports
+# its slowest verification against it.
+BUDGET_SECONDS = 20.0
+# How a row begins its note when the exact check at the variant's own sizes was not made.
+SKIPPED_EXACT = "exact at own sizes skipped"
+
 
 @dataclass(frozen=True)
 class Check:
@@ -263,3 +274,22 @@ def exact_entries(quantity: str, label: str, closed: Iterable[object], brute: It
         if d != 0 and sp.simplify(d) != 0:
             bad += 1
     return Check(quantity, label, tuple(shape), "exact (SymPy)", float(bad), 0, detail, case)
+
+
+def count_tex(value: int) -> str:
+    """An integer as inline math with thin spaces between thousands (``$7\\,200$``), for a detail text."""
+    return "$" + f"{int(value):,}".replace(",", r"\,") + "$"
+
+
+def skipped_exact(value: int, unit: str, limit: int, checked: str) -> str:
+    """The note of a row standing in for an exact check at the variant's own sizes that was not made.
+
+    ``value`` is the size of that check (in ``unit``, e.g. "Jacobian entries"), ``limit`` the group's
+    named constant it exceeds, ``checked`` where the closed form was checked exactly instead (e.g.
+    "$k = 2$, $n = 2$"). The row itself is a finite-difference check: a skipped exact check never
+    appears as a passed one, and its detail says so in words, e.g. "exact at own sizes skipped:
+    $7\\,200$ Jacobian entries > limit $4\\,000$; checked exactly at $k = 2$, $n = 2$ and numerically
+    at own sizes".
+    """
+    return (f"{SKIPPED_EXACT}: {count_tex(value)} {unit} > limit {count_tex(limit)}; "
+            f"checked exactly at {checked} and numerically at own sizes")

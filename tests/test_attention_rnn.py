@@ -539,3 +539,70 @@ def test_built_key_has_the_section(compiled, name):
     assert ("fig:attention-rnn" in tex) == variant.load(name).asks("attn_diagram")
     npz = np.load(folder / "verification.npz")
     assert npz["attention_rnn.dh_dhprev"].shape == (4, 4)
+
+
+# --------------------------------------------------------------------------
+# Exact checks at the variant's own sizes, and the rows that say when they were not made
+
+
+def test_exact_plan_checks_own_sizes_while_small_and_names_the_limit():
+    assert C.EXACT_OWN_LIMIT == C.EXACT_MAX_ORDER == 4
+    assert C.exact_plan((1,), 2) == {1: (1, 2), 2: (1, 2), 3: (1,)}  # k n^2 = 4: at its own sizes
+    assert C.exact_plan((4, 2), 1) == {1: (1,), 2: (1, 2), 3: (1,), 4: (1,)}
+    assert C.exact_plan((4, 2), 3) == {1: (1,), 2: (1, 2), 3: (1,), 4: (1,)}  # 36 entries: k = 4 at n = 1
+    assert C.exact_plan((8, 2), 16) == C.EXACT_CASES  # nothing at k = 8
+    plan = C.exact_plan((1,), 2)
+    assert C.skipped_note(1, 2, plan) == ""
+    plan = C.exact_plan((8, 2), 16)
+    assert C.skipped_note(8, 16, plan) == (
+        "exact at own sizes skipped: $2\\,048$ Jacobian entries ($k n^2$) > limit $4$; "
+        "checked exactly at $k = 1, 2, 3$ ($n \\le 2$) and numerically at own sizes")
+    assert C.skipped_note(2, 16, plan) == (
+        "exact at own sizes skipped: $512$ Jacobian entries ($k n^2$) > limit $4$; "
+        "checked exactly at $k = 2$, $n = 1, 2$ and numerically at own sizes")
+
+
+@pytest.fixture
+def exact_calls(monkeypatch):
+    """The exact step-Jacobian cases a check asks for (each stands in as a passing row: seconds saved)."""
+    calls = []
+
+    def case(forms, order, sizes):
+        calls.append((order, sizes))
+        return verify.Check(f"attention_rnn.k{order}.dh_dhlag", "", (1, 1), "exact (SymPy)", 0.0, 0,
+                            f"$n = {', '.join(map(str, sizes))}$")
+
+    monkeypatch.setattr(C, "exact_case", case)
+    return calls
+
+
+def test_a_large_variants_rows_say_the_exact_check_at_its_sizes_was_skipped(exact_calls):
+    """k = 8, n = 16: no exact check at (8, 16) nor at (2, 16); every finite-difference row of the step
+    Jacobians at n = 16 says so in words, and no exact row claims those sizes."""
+    checks = GROUP.check(derived(AttentionRnn(k=8, n=16)), None, 5).checks
+    assert all(c.passed for c in checks)
+    assert dict(exact_calls) == C.EXACT_CASES
+    skipped = [c for c in checks if verify.SKIPPED_EXACT in c.detail]
+    assert sorted(c.id for c in skipped) == sorted(
+        [f"attention_rnn.k8.dh_dh{j}:fd" for j in range(1, 9)] + ["attention_rnn.k2.dh_dh1:fd",
+                                                                   "attention_rnn.k2.dh_dh2:fd"])
+    assert all(c.method == "finite differences" for c in skipped)
+    by_id = {c.id: c for c in skipped}
+    assert by_id["attention_rnn.k8.dh_dh1:fd"].detail.endswith(
+        "; exact at own sizes skipped: $2\\,048$ Jacobian entries ($k n^2$) > limit $4$; "
+        "checked exactly at $k = 1, 2, 3$ ($n \\le 2$) and numerically at own sizes")
+    assert all(by_id[f"attention_rnn.k8.dh_dh{j}:fd"].detail.endswith("; exact at own sizes skipped, as for $j = 1$")
+               for j in range(2, 9))
+    exact = [c for c in checks if c.method.startswith("exact")]
+    assert not any("n = 16" in c.detail or ".k8.dh_dhlag" in c.id for c in exact)
+
+
+def test_a_small_variant_is_checked_exactly_at_its_own_sizes_and_says_nothing_skipped(exact_calls):
+    checks = GROUP.check(derived(AttentionRnn(k=1, n=2)), None, 5).checks
+    assert (1, (1, 2)) in exact_calls
+    assert not [c.id for c in checks if verify.SKIPPED_EXACT in c.detail]
+
+
+def test_the_own_size_exact_check_of_a_small_variant_passes():
+    (check,) = C.exact_checks(derived(AttentionRnn(k=1, n=2)), {1: (2,)})
+    assert check.passed and check.id == "attention_rnn.k1.dh_dhlag:exact" and check.shape == (2, 2)

@@ -177,8 +177,9 @@ def test_a_second_variant_of_the_same_structure_reuses_the_seed_free_work():
     assert GROUP.present(d, None, two) is GROUP.present(d, None, one)
     # the instance still follows the seed, and so do the finite-difference checks
     assert not np.array_equal(one.arrays["attention_rnn.Q"], two.arrays["attention_rnn.Q"])
-    assert by_id["attention_rnn.k3.dh_dh1:fd"].detail.endswith("seed 7")
-    assert {c.id: c for c in two.checks}["attention_rnn.k3.dh_dh1:fd"].detail.endswith("seed 8")
+    # (the detail goes on with the note on the exact check at (3, 4), not made: see tests/test_attention_rnn.py)
+    assert by_id["attention_rnn.k3.dh_dh1:fd"].detail.split(";")[0].endswith("seed 7")
+    assert {c.id: c for c in two.checks}["attention_rnn.k3.dh_dh1:fd"].detail.split(";")[0].endswith("seed 8")
 
 
 def test_a_changed_derivation_is_checked_anew():

@@ -437,3 +437,30 @@ def test_rebuild_reports_a_deterministic_file_that_differs(inputs, fake_latex, t
     printed = capsys.readouterr().out
     assert "answers.json: DIFFERS from the manifest" in printed and "variant.toml: identical" in printed
     assert "1 deterministic file(s) differ" in printed
+
+
+@pytest.mark.latex
+def test_a_class_built_twice_is_byte_identical(compiled_class, tmp_path, capsys):
+    """The same roster, variant and secret (copied into another folder) built again into another
+    folder, with the same cache folder (figures and the format reused), gives the same bytes:
+    answers.csv, manifest.json and every student's files, PDFs and verification.npz included."""
+    first = compiled_class["out"]
+    # The inputs copied into another folder: where the files lie must not reach any output.
+    again = {"out": tmp_path / "again"}
+    for key in ("roster", "variant", "secret"):
+        again[key] = tmp_path / compiled_class[key].name
+        again[key].write_bytes(compiled_class[key].read_bytes())
+    assert cli.main(args(again, "--jobs", "2")) == 0
+    capsys.readouterr()
+    second = again["out"]
+    for name in ("answers.csv", "manifest.json"):
+        assert (second / name).read_bytes() == (first / name).read_bytes(), name
+    m = json.loads((first / "manifest.json").read_text("utf-8"))
+    assert len(m["students"]) == 3
+    for e in m["students"]:
+        names = sorted(p.name for p in (first / e["folder"]).iterdir())
+        assert names == sorted(p.name for p in (second / e["folder"]).iterdir())
+        assert {"hw2_theory.pdf", "hw2_theory.tex", "answers.json", "verification.npz"} <= set(names)
+        for name in names:
+            assert (second / e["folder"] / name).read_bytes() == (first / e["folder"] / name).read_bytes(), \
+                f"{e['id']}/{name}"

@@ -432,3 +432,52 @@ def test_accepted_numerator_layout_form_is_checked():
     assert exact.numerator_form_check(d, 2, 3).passed
     wrong = forms.sum_over_steps(sp.MatMul(forms.x_t, forms.g_t))  # the gate factor forgotten
     assert not exact.numerator_form_check(dc.replace(d, dl_dWx_numerator=wrong), 2, 3).passed
+
+
+# --------------------------------------------------------------------------
+# Exact checks at the variant's own sizes, and the rows that say when they were not made
+
+
+def test_own_size_limit_is_named_and_decides_where_dl_dWx_is_checked_exactly():
+    assert C.nested_gates(GatedRnn(n=6, m=6, steps=32)) == 6 * 31 > C.EXACT_DL_NESTING_LIMIT
+    assert C.own_dl_made(GatedRnn(n=6, m=1, steps=2))  # one nested gate
+    assert not C.own_dl_made(GatedRnn(n=1, m=1, steps=3))
+    assert C.own_dl_made(GatedRnn(n=1, m=2, steps=2))  # the fixed size EXACT_DL_SIZE, K = EXACT_DL_STEPS
+    notes = C.skipped_notes(GatedRnn(n=6, m=6, steps=32))
+    assert notes == {"gated_rnn.dl_dWx": (
+        "exact at own sizes skipped: $186$ gates nested in the brute-force loss ($m (K - 1)$) > limit $1$; "
+        "checked exactly at $n = 1$, $m = 2$, $K = 2$ and numerically at own sizes")}
+    assert C.skipped_notes(GatedRnn(n=2, m=1, steps=2)) == {}
+
+
+def _rows(checks, quantity):
+    return {c.id: c for c in checks if c.quantity == quantity}
+
+
+def test_a_large_variants_rows_say_the_exact_check_at_its_sizes_was_skipped():
+    """n = m = 5, K = 8: dl/dW_x is not checked exactly at these sizes (its brute-force loss nests 35
+    gates) and its finite-difference row says so; no exact row claims those sizes. The step Jacobians
+    are exact at every size (general entries), so their rows say nothing skipped."""
+    params = GatedRnn(n=5, m=5, steps=8)
+    checks = GROUP.check(derive(params), None, 3).checks
+    assert all(c.passed for c in checks)
+    assert "gated_rnn.dh_dhprev:exact:general" in {c.id for c in checks}
+    dl = _rows(checks, "gated_rnn.dl_dWx")
+    assert set(dl) == {"gated_rnn.dl_dWx:exact:general", "gated_rnn.dl_dWx:exact:n1m2K2", "gated_rnn.dl_dWx:fd"}
+    assert dl["gated_rnn.dl_dWx:fd"].method == "finite differences"
+    assert dl["gated_rnn.dl_dWx:fd"].detail.endswith(
+        "; exact at own sizes skipped: $35$ gates nested in the brute-force loss ($m (K - 1)$) > limit $1$; "
+        "checked exactly at $n = 1$, $m = 2$, $K = 2$ and numerically at own sizes")
+    skipped = [c for c in checks if verify_mod.SKIPPED_EXACT in c.detail]
+    assert [c.id for c in skipped] == ["gated_rnn.dl_dWx:fd"]
+    assert not any("$n = 5$" in c.detail for c in checks if c.method.startswith("exact"))
+
+
+def test_a_small_variant_is_checked_exactly_at_its_own_sizes_and_says_nothing_skipped():
+    params = GatedRnn(n=2, m=1, steps=2)
+    checks = GROUP.check(derive(params), None, 3).checks
+    assert all(c.passed for c in checks)
+    own = _rows(checks, "gated_rnn.dl_dWx")["gated_rnn.dl_dWx:exact:n2m1K2"]
+    assert own.method == "exact (SymPy)" and own.detail.endswith("(the variant's own sizes)")
+    assert not [c.id for c in checks if verify_mod.SKIPPED_EXACT in c.detail]
+    assert len({c.id for c in checks}) == len(checks)

@@ -6,7 +6,9 @@
 * ``dl/dh[T]`` on unrolled sequences: both readings for AttentionRNN(k), and
   AttentionRNN(oo) with tied maps;
 * both forms of the step Jacobian exactly against SymPy's Jacobian of explicit
-  symbol matrices (``EXACT_CASES``);
+  symbol matrices (``EXACT_CASES``, and at the variant's own (k, n) while small:
+  :func:`exact_plan`; beyond, the finite-difference rows say the exact check at
+  the variant's own sizes was not made, and why);
 * ``dl/dh[t-1]`` (:mod:`.loss_prev_check`) on an unrolled sequence from zero states;
 * the derivation's own steps: the softmax Jacobian differentiated from the
   exponentials against ``diag(a) - a a^T``, the factored score gradient against
@@ -40,16 +42,64 @@ from .numeric import ATTEMPTS, Evaluator, Instance, backward, conditioned, evalu
 # Exact SymPy checks: order k -> state sizes n. n = 2 is the smallest size at
 # which Q^T K can be non-symmetric; the larger orders stay at n = 1 for speed.
 EXACT_CASES = {1: (1,), 2: (1, 2), 3: (1,)}
-# The variant's own k is checked exactly (at n = 1) up to this order.
-EXACT_MAX_ORDER = 4
+# The step Jacobians of an order checked numerically at the variant's n are also checked exactly at
+# that (k, n) while the explicit Jacobian n x (k n) has at most this many entries. The cost grows
+# steeply (measured, one process, 2 cores: k n^2 = 4 at most 1.2 s; 8 up to 5.7 s; 12 up to 7.5 s;
+# 18 up to 11 s), so this limit keeps the worst variant within verify.BUDGET_SECONDS. Beyond it the
+# finite-difference rows of that order say so (verify.skipped_exact).
+EXACT_OWN_LIMIT = 4
+# Beyond the limit, the variant's own k is still checked exactly at n = 1 up to this order
+# ((k, 1) has k entries: the same limit).
+EXACT_MAX_ORDER = EXACT_OWN_LIMIT
 # Extra steps after T in the unrolled sequences of the dl/dh[T] checks.
 EXTRA_STEPS = 2
 # The size of the explicit matrices of the score-gradient check (non-symmetric Q^T K).
 SCORE_SIZE = 2
 
 
+def own_entries(order: int, size: int) -> int:
+    """Entries of the explicit step Jacobians dh[t]/dh[t-j], j = 1..k, side by side: n x (k n)."""
+    return order * size * size
+
+
+def exact_plan(orders: tuple[int, ...], size: int) -> dict[int, tuple[int, ...]]:
+    """The exact step-Jacobian cases (order -> sizes n) of a variant checking ``orders`` at ``size``.
+
+    :data:`EXACT_CASES` always; each order also at ``size`` while :func:`own_entries` is at most
+    :data:`EXACT_OWN_LIMIT`, else at n = 1 up to :data:`EXACT_MAX_ORDER` if not among the cases.
+    """
+    cases = {o: tuple(sizes) for o, sizes in EXACT_CASES.items()}
+    for order in orders:
+        have = cases.get(order, ())
+        if size in have:
+            continue
+        if own_entries(order, size) <= EXACT_OWN_LIMIT:
+            cases[order] = tuple(sorted(have + (size,)))
+        elif not have and order <= EXACT_MAX_ORDER:
+            cases[order] = (1,)
+    return dict(sorted(cases.items()))
+
+
+def _sizes(sizes: tuple[int, ...]) -> str:
+    return ", ".join(map(str, sizes))
+
+
+def skipped_note(order: int, size: int, cases: dict[int, tuple[int, ...]]) -> str:
+    """The finite-difference rows' note when (order, size) is not among the exact cases, else ""."""
+    if size in cases.get(order, ()):
+        return ""
+    if order in cases:
+        where = f"$k = {order}$, $n = {_sizes(cases[order])}$"
+    else:  # the closed forms are generic in the lag j and in k: checked at the smaller orders
+        where = (f"$k = {_sizes(tuple(cases))}$ ($n \\le {max(max(s) for s in cases.values())}$)"
+                 if cases else "no size")
+    return verify_mod.skipped_exact(own_entries(order, size), "Jacobian entries ($k n^2$)", EXACT_OWN_LIMIT, where)
+
+
 def fd_step_checks(d: AttentionRnnDerivation, ev: Evaluator, order: int, inst: Instance,
-                   detail: str) -> list[verify_mod.Check]:
+                   detail: str, note: str = "") -> list[verify_mod.Check]:
+    """The step Jacobians against finite differences; ``note`` (an exact check not made) ends the detail
+    of the first lag's row, the others say in short that it was skipped as for it."""
     hist = list(inst.h)
     closed = step_jacobians(ev, inst.x, hist, inst.Q, inst.K, inst.V)
     simple = step_jacobians(ev, inst.x, hist, inst.Q, inst.K, inst.V, simplified=True)
@@ -62,7 +112,8 @@ def fd_step_checks(d: AttentionRnnDerivation, ev: Evaluator, order: int, inst: I
         prev = latex.tex(h_seq[lagged(lag)], as_built=True)
         out.append(verify_mod.finite_difference(
             f"attention_rnn.k{order}.dh_dh{lag}", rf"$\partial h[t]/\partial {prev}$ ($k = {order}$)",
-            fwd, hist[lag - 1], closed[lag - 1], detail=detail))
+            fwd, hist[lag - 1], closed[lag - 1], detail=detail + (
+                "" if not note else f"; {note}" if lag == 1 else f"; {verify_mod.SKIPPED_EXACT}, as for $j = 1$")))
     out.append(verify_mod.agreement(
         f"attention_rnn.k{order}.simplified", rf"$a_j(v_j - h[t])\,g_j^\top$ form ($k = {order}$)",
         np.stack(simple), np.stack(closed), r"equals the $\mathcal{V} J e_j$ form",
@@ -264,15 +315,14 @@ def check(d: AttentionRnnDerivation, evidence: Any, seed: int) -> Verification:
     ev = evaluator(d)
     main = instance(prm.k, prm.n, rng)
     detail = f"$n = {prm.n}$, seed {seed}"
-    checks = fd_step_checks(d, ev, prm.k, main, detail)
+    cases = exact_plan(tuple(dict.fromkeys((prm.k,) + tuple(d.orders))), prm.n)
+    checks = fd_step_checks(d, ev, prm.k, main, detail, skipped_note(prm.k, prm.n, cases))
     for order in d.orders:
         if order != prm.k:
-            checks += fd_step_checks(d, ev, order, instance(order, prm.n, rng), detail)
+            checks += fd_step_checks(d, ev, order, instance(order, prm.n, rng), detail,
+                                     skipped_note(order, prm.n, cases))
     checks += fd_loss_checks(d, ev, rng, prm.n, prm.k, seed)
-    cases = dict(EXACT_CASES)
-    if prm.k not in cases and prm.k <= EXACT_MAX_ORDER:
-        cases[prm.k] = (1,)
-    checks += exact_checks(d, dict(sorted(cases.items())))
+    checks += exact_checks(d, cases)
     checks += derivation_checks(d)
     prev_checks, prev_arrays = loss_prev_checks(d.prev, ev, main, rng, prm.k, seed)
     checks += prev_checks

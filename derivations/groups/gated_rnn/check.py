@@ -2,7 +2,13 @@
 
 * shapes and the sigmoid's largest slope: the facts the derivation rests on,
   compared side by side (formerly assertions inside the derivation);
-* exact (SymPy): general entries and small explicit sizes (:mod:`.exact`);
+* exact (SymPy): general entries and small explicit sizes (:mod:`.exact`). The
+  general entries hold for symbolic n, m, so the step Jacobians are checked
+  exactly at every size, the variant's own included; dl/dW_x over K steps is
+  also checked at the variant's own (n, m, K) while small
+  (:data:`EXACT_DL_NESTING_LIMIT`, :func:`own_checks`), and beyond that its
+  finite-difference row says the exact check at the variant's own sizes was
+  not made, and why;
 * finite differences on a random float64 instance of the variant's sizes,
   against the one NumPy step (:func:`.numeric.step`);
 * measured: how far the double-counted BPTT sum is from the answer on that
@@ -10,8 +16,9 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -29,6 +36,12 @@ from .numeric import (closed_dl_dWx, closed_values, double_counted_dl_dWx, forwa
 EXACT_SIZES = ((2, 2), (1, 3))
 EXACT_DL_SIZE = (1, 2)  # (n, m) of the exact dl/dW_x check over K = 2 steps
 EXACT_DL_STEPS = 2
+# dl/dW_x is also checked exactly at the variant's own (n, m, K) while the brute-force loss nests at
+# most this many gates, m (K - 1) (each gate of steps 1..K-1 sits inside the gates of the next step).
+# The cost grows about fourfold with each nested gate (measured: 1 nested gate at most 0.8 s; 2 up to
+# 6.7 s at n = 6; 3 up to 6.9 s; 4 from 24 s to 143 s), so only m = 1, K = 2 qualifies; within
+# verify.BUDGET_SECONDS. Beyond it the finite-difference row of dl/dW_x says so.
+EXACT_DL_NESTING_LIMIT = 1
 OUTER_SIZE = (2, 3)  # (n, m) of the check that the outer-product form is the boxed one
 SHAPE_DETAIL = "symbolic $n$, $m$: MatrixSymbol shapes"
 LOSS_DETAIL = r"$\ell = \sum_t u[t]^\top h[t]$"
@@ -60,6 +73,36 @@ def slope_check(d: GatedRnnDerivation) -> Check:
                  "one stationary point of c(1 - c), inside (0, 1), negative curvature")
 
 
+class Sizes(NamedTuple):
+    """The sizes of a check instance (what the own-size limits read of a variant's parameters)."""
+
+    n: int
+    m: int
+    steps: int
+
+
+def nested_gates(params: Any) -> int:
+    """Gates the brute-force loss of the exact dl/dW_x check nests at the variant's sizes: m (K - 1)."""
+    return params.m * (params.steps - 1)
+
+
+def own_dl_made(params: Any) -> bool:
+    """Is dl/dW_x checked exactly at the variant's own (n, m, K)?"""
+    return ((params.n, params.m), params.steps) == (EXACT_DL_SIZE, EXACT_DL_STEPS) \
+        or nested_gates(params) <= EXACT_DL_NESTING_LIMIT
+
+
+def skipped_notes(params: Any) -> dict[str, str]:
+    """The finite-difference rows' notes (quantity -> note) for exact checks not made at own sizes."""
+    notes = {}
+    if not own_dl_made(params):
+        N, M = EXACT_DL_SIZE
+        notes["gated_rnn.dl_dWx"] = verify_mod.skipped_exact(
+            nested_gates(params), "gates nested in the brute-force loss ($m (K - 1)$)", EXACT_DL_NESTING_LIMIT,
+            f"$n = {N}$, $m = {M}$, $K = {EXACT_DL_STEPS}$")
+    return notes
+
+
 def numeric_checks(d: GatedRnnDerivation, seed: int) -> tuple[list[Check], dict[str, np.ndarray]]:
     """Finite differences on the variant-sized instance, and that instance."""
     prm = d.params
@@ -89,6 +132,9 @@ def numeric_checks(d: GatedRnnDerivation, seed: int) -> tuple[list[Check], dict[
         "gated_rnn.dl_dWx": values["dl_dWx"], "gated_rnn.t": np.array(r),
         "gated_rnn.dh_dhprev": values["dh_dhprev"], "gated_rnn.dc_dhprev": values["dc_dhprev"],
     }
+    notes = skipped_notes(prm)
+    checks = [dataclasses.replace(c, detail=f"{c.detail}; {notes[c.quantity]}") if c.quantity in notes else c
+              for c in checks]
     return checks, arrays
 
 
@@ -117,6 +163,30 @@ def _cached_symbolic_checks() -> tuple[Check, ...]:
     return tuple(symbolic_checks(symbolic_derivation()))
 
 
+def own_dl_checks(d: GatedRnnDerivation, n: int, m: int, steps: int) -> list[Check]:
+    """dl/dW_x exactly at the variant's own (n, m, K), unless it is the fixed size or nests too many gates."""
+    if ((n, m), steps) == (EXACT_DL_SIZE, EXACT_DL_STEPS) or not own_dl_made(Sizes(n, m, steps)):
+        return []
+    check = exact_dl_check(d, n, m, steps)
+    return [dataclasses.replace(check, detail=f"{check.detail} (the variant's own sizes)")]
+
+
+def own_checks(d: GatedRnnDerivation, prm: Any) -> list[Check]:
+    """The exact checks at the sizes of ``prm`` (the variant's own) that the fixed sizes and the
+    general entries do not already make: dl/dW_x over K steps while small (:func:`own_dl_made`)."""
+    return own_dl_checks(d, prm.n, prm.m, prm.steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_own_dl(n: int, m: int, steps: int) -> tuple[Check, ...]:
+    return tuple(own_dl_checks(symbolic_derivation(), n, m, steps))
+
+
+def cached_own_checks(prm: Any) -> list[Check]:
+    """:func:`own_checks` of the shared symbolic derivation, once per process for each (n, m, K)."""
+    return list(_cached_own_dl(prm.n, prm.m, prm.steps)) if own_dl_made(prm) else []
+
+
 def check(derivation: GatedRnnDerivation, evidence: Any, seed: int) -> Verification:
     """All checks of 1.2.1 (``evidence``, the figure's curves, is not checked here).
 
@@ -128,5 +198,7 @@ def check(derivation: GatedRnnDerivation, evidence: Any, seed: int) -> Verificat
     d = derivation
     shared = same_symbolic(d, symbolic_derivation())
     checks = list(_cached_symbolic_checks()) if shared else symbolic_checks(d)
+    prm = d.params
+    checks += cached_own_checks(prm) if shared else own_checks(d, prm)
     fd, arrays = numeric_checks(d, seed)
     return Verification(tuple(checks + fd), arrays, {"double_count_gap": double_count_gap(d, seed)})
