@@ -254,3 +254,17 @@ def test_a_layer_that_reads_only_padding_is_refused():
         outputs = (L + 2 * P - D * (K - 1) - 1) // S + 1
         brute = any(1 <= S * q + D * m - P + 1 <= L for q in range(outputs) for m in range(K))
         assert (reads_input(Conv1d(channels=1, length=L, kernel=K, stride=S, dilation=D, padding=P)) is None) == brute
+
+
+@pytest.mark.parametrize("q", [LARGE, LARGE_DP])
+def test_large_rows_say_the_exact_check_at_own_sizes_was_skipped(large, q):
+    rows = {c.id: c.detail for c in large[q][1].checks}
+    for qty in ("conv1d.df_dW", "conv1d.df_dx"):
+        assert verify.SKIPPED_EXACT in rows[f"{qty}:fd:directional"] and "limit $4\\,000$" in rows[f"{qty}:fd:directional"]
+    assert all(verify.SKIPPED_EXACT not in d for i, d in rows.items() if ":exact" in i)
+
+
+def test_a_small_variants_rows_do_not_say_skipped(fall2025):
+    g = fall2025.params["conv1d"]
+    v = conv1d.GROUP.check(conv1d.GROUP.derive(g), None, 1)
+    assert not any(verify.SKIPPED_EXACT in c.detail for c in v.checks)

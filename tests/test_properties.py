@@ -405,15 +405,12 @@ def test_the_maximal_gated_and_attention_variants_are_valid_and_beyond_is_refuse
             assert info.value.key == f"{name}.{key}"
 
 
-def test_the_maximal_gated_variant_verifies_quickly():
-    import time
-
+def test_the_maximal_gated_variant_verifies():
+    # Its time is measured by `stress --worst` against verify.BUDGET_SECONDS, not here.
     g = group("gated_rnn")
     top = dataclasses.replace(g.params(), n=GATED_MAX, m=GATED_MAX, steps=32)
-    t0 = time.perf_counter()
     for seed in (0, 1, 2):
         assert all(c.passed for c in g.check(g.derive(top), None, seed).checks)
-    assert time.perf_counter() - t0 < 10
 
 
 # --------------------------------------------------------------------------

@@ -712,6 +712,13 @@ def check(d: Any, evidence: Any, seed: int) -> Verification:
     else:
         inst = instance(d, seed, sample_rows(d, seed))
         checks, values = directional_checks(d, inst, seed)
+    count = exact_entries_count(d.params)
+    if is_cached(d) and count > EXACT_LIMIT:  # the Jacobians' rows say where they were checked exactly
+        q = structure_instance(structure_key(d.params))
+        note = verify_mod.skipped_exact(count, "Jacobian entries", EXACT_LIMIT,
+                                        f"the structure's small instance ($C = {q.channels}$, $L = {q.length}$)")
+        checks = [dataclasses.replace(ch, detail=f"{ch.detail}; {note}")
+                  if ch.quantity in ("conv1d.df_dW", "conv1d.df_dx") else ch for ch in checks]
     checks += symbolic_checks(d)
     arrays = {"conv1d.x": inst["x"], "conv1d.W": inst["W"], "conv1d.g": values.pop("g", inst["g"])}
     arrays.update({f"conv1d.{k}": v for k, v in values.items()})
