@@ -24,7 +24,10 @@ student's variant from the base variant and the course secret
 Design: one Python process derives and verifies the students one after another
 (SymPy is CPU-bound and not thread-friendly), while their documents are
 rendered and compiled on a thread pool (LaTeX is a subprocess, so the threads
-run in parallel over the cores). One student's failure is recorded with its
+run in parallel over the cores). The experiments the class needs and the cache
+does not hold yet (1.3's training, one per distinct setting) are run ahead by one
+forked worker process (:func:`start_experiments`); a student waits only for its
+own, and the others go first. One student's failure is recorded with its
 one-line reason and stops no one else. A re-run skips a student whose manifest
 entry has the same variant hash and generator (version and source hash) and
 whose files still have the recorded SHA-256.
@@ -45,7 +48,8 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -348,6 +352,38 @@ def draw(base: Variant, entry: Entry, secret: bytes) -> tuple[Variant, int, str]
     return student.draw(base, entry.id, secret=secret, name=entry.name, seed=seed), seed, origin
 
 
+def _experiment(job: tuple[str, Any, int, Path | None]) -> None:
+    """Run one group's experiment, storing its results in the cache (in a worker process)."""
+    name, params, seed, cache_dir = job
+    group = next(g for g in registry_mod.default() if g.name == name)
+    group.experiment(params, seed, cache_dir)
+
+
+def start_experiments(variants: Iterable[Variant], cache_dir: Path | None) -> tuple[Any, dict[tuple, Future]]:
+    """Run ahead, in one forked worker process, each cached experiment (``experiment_cached``) that
+    the variants ask for, once per distinct (group, params): ``(pool or None, {key: future})``.
+
+    The worker only fills the cache; the student's own derivation then reads it.
+    A failed experiment is not reported here: the student's derivation runs it
+    again and reports the failure. Where fork is not available nothing runs ahead.
+    """
+    cache_dir = build_mod.CACHE_DIR if cache_dir is None else cache_dir
+    jobs: dict[tuple, tuple] = {}
+    for v in variants:
+        for g in build_mod.asked_groups(v, registry_mod.default()):
+            if g.experiment is not None and g.experiment_cached:
+                jobs.setdefault((g.name, v.params[g.name]), (g.name, v.params[g.name], v.seed, cache_dir))
+    if not jobs or "fork" not in multiprocessing.get_all_start_methods():
+        return None, {}
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    return pool, {key: pool.submit(_experiment, job) for key, job in jobs.items()}
+
+
+def experiments_of(v: Variant, futures: Mapping[tuple, Future]) -> list[Future]:
+    """The futures of the experiments ``v`` needs (empty when nothing runs ahead)."""
+    return [f for (name, params), f in futures.items() if v.params.get(name) == params]
+
+
 @dataclass
 class Pending:
     """A student whose documents are being compiled."""
@@ -527,26 +563,44 @@ def build_class(entries: Sequence[Entry], out_dir: Path, base: Variant, secret: 
         while len(pending) > block_over:  # bounded: outcomes wait in memory only so long
             finish(pending.pop(0))
 
+    # Every student's draw first: who is unchanged since the last run, and which experiments the
+    # others need (run ahead, so that a student waits only for its own).
+    todo: dict[str, tuple[Variant, str, dict[str, Any]]] = {}
+    for entry in chosen:
+        folder = folder_name(entry.id)
+        try:
+            v, seed, origin = draw(base, entry, secret)
+            toml = variant_mod.to_toml(v)
+            record = {"index": entry.index, "id": entry.id, "name": entry.name, "seed": seed,
+                      "seed_from": origin, "folder": folder, "variant": v.name,
+                      "variant_sha256": sha256_bytes(toml.encode("utf-8")),
+                      "generator": GENERATOR, "source": source_hash()}
+            if unchanged(before.get(entry.id), record, out_dir / folder):
+                record["files"] = before[entry.id]["files"]
+                answers = json.loads((out_dir / folder / "answers.json").read_text("utf-8"))
+                records[entry.id], rows[entry.id] = record, numeric_answers(answers)
+                report.skipped.append(entry.id)
+                bar.update(f"{entry.id} unchanged")
+                continue
+            todo[entry.id] = (v, toml, record)
+        except Exception as exc:  # noqa: BLE001 - reported at the end with the id
+            fail(entry, exc)
+    workers, ahead = start_experiments([v for v, _, _ in todo.values()], cache_dir)
+    needs = {sid: experiments_of(v, ahead) for sid, (v, _, _) in todo.items()}
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="latex")
     try:
-        for entry in chosen:
-            folder = folder_name(entry.id)
+        waiting = [e for e in chosen if e.id in todo]
+        while waiting:
+            entry = next((e for e in waiting if all(f.done() for f in needs[e.id])), None)
+            if entry is None:  # every remaining student waits for an experiment running ahead
+                wait({f for e in waiting for f in needs[e.id] if not f.done()}, return_when=FIRST_COMPLETED)
+                finish_ready(block_over=max(2, jobs))
+                continue
+            waiting.remove(entry)
+            v, toml, record = todo.pop(entry.id)
             try:
-                v, seed, origin = draw(base, entry, secret)
-                toml = variant_mod.to_toml(v)
-                record = {"index": entry.index, "id": entry.id, "name": entry.name, "seed": seed,
-                          "seed_from": origin, "folder": folder, "variant": v.name,
-                          "variant_sha256": sha256_bytes(toml.encode("utf-8")),
-                          "generator": GENERATOR, "source": source_hash()}
-                if unchanged(before.get(entry.id), record, out_dir / folder):
-                    record["files"] = before[entry.id]["files"]
-                    answers = json.loads((out_dir / folder / "answers.json").read_text("utf-8"))
-                    records[entry.id], rows[entry.id] = record, numeric_answers(answers)
-                    report.skipped.append(entry.id)
-                    bar.update(f"{entry.id} unchanged")
-                    continue
                 outcome = build_mod.run(v, cache_dir=cache_dir)
-                staging = Path(tempfile.mkdtemp(prefix=f".{folder}-", dir=out_dir))
+                staging = Path(tempfile.mkdtemp(prefix=f".{record['folder']}-", dir=out_dir))
                 pending.append(Pending(entry, record, staging, start_documents(outcome, toml, staging, pool, cache_dir)))
                 del outcome
             except Exception as exc:  # noqa: BLE001 - reported at the end with the id
@@ -555,11 +609,16 @@ def build_class(entries: Sequence[Entry], out_dir: Path, base: Variant, secret: 
         finish_ready(block_over=0)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)
         for p in pending:
             shutil.rmtree(p.staging, ignore_errors=True)
         bar.close()
 
     order = [e.id for e in chosen if e.id in records]
+    position = {e.id: i for i, e in enumerate(chosen)}
+    report.failed.sort(key=lambda f: position.get(f[0], len(position)))  # roster order, however built
+    report.built.sort(key=position.__getitem__)
     table = [(sid, rows[sid]) for sid in order]
     report.distinct = distinct_tuples(table)
     suffix = shard_suffix(shard)

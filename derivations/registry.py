@@ -124,6 +124,9 @@ class QuestionGroup:
     package: str
     parent: str | None = None
     experiment: Callable[[Any, int, Path | None], Any] | None = None
+    # The experiment keeps its results in ``cache_dir`` (read back by a later call with the same
+    # params), so a class build can run it ahead, in another process (derivations.batch).
+    experiment_cached: bool = False
     # Cross-key rules: params -> (key, value, allowed) of the first violation, or None.
     constraints: tuple[Constraint, ...] = ()
     # One paragraph for the variant reference: what the parameters change.

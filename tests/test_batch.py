@@ -464,3 +464,27 @@ def test_a_class_built_twice_is_byte_identical(compiled_class, tmp_path, capsys)
         for name in names:
             assert (second / e["folder"] / name).read_bytes() == (first / e["folder"] / name).read_bytes(), \
                 f"{e['id']}/{name}"
+
+
+def test_experiments_run_ahead_once_per_distinct_setting(tmp_path):
+    """The class's cached experiments are run ahead in a worker, once per setting, into the cache."""
+    import importlib
+
+    exp = importlib.import_module("derivations.groups.loss_curves.experiment")
+    v = variant.load("fall2025")
+    short = dataclasses.replace(v.params["loss_curves"], steps=30, seeds=2, eval_batch=40)
+    a = v.with_params(loss_curves=short)
+    b = v.with_params(loss_curves=dataclasses.replace(short, classes=10))
+    workers, ahead = batch.start_experiments([a, b, a], tmp_path)
+    try:
+        for f in ahead.values():
+            f.result()
+    finally:
+        workers.shutdown()
+    assert sorted(k[1].classes for k in ahead) == [4, 10]
+    assert batch.experiments_of(b, ahead) == [ahead[("loss_curves", b.params["loss_curves"])]]
+    for x in (a, b):
+        assert exp.cache_path(x.params["loss_curves"], tmp_path).exists()
+        assert exp.experiment(x.params["loss_curves"], 0, tmp_path).cache_hit  # the student's call reads it
+    # Variants that ask no cached experiment run nothing ahead.
+    assert batch.start_experiments([], tmp_path) == (None, {})

@@ -150,6 +150,7 @@ GROUP = QuestionGroup(
     present=present,
     package=__name__,
     experiment=experiment,
+    experiment_cached=True,  # the runs, keyed by their settings (experiment.cache_path)
     constraints=(markers_fit, experiment_fits),
     vary=vary,
     variation=VARIATION,
