@@ -94,8 +94,12 @@ def test_second_call_reads_the_cache_and_does_not_train(evidence, cache_dir, mon
         raise AssertionError("the second call trained")
 
     monkeypatch.setattr(training, "train_many", no_training)
+    experiment_mod.clear_memo()  # the runs kept in memory are forgotten: the second call reads the file
+    read = []
+    load = experiment_mod._load
+    monkeypatch.setattr(experiment_mod, "_load", lambda *a: read.append(a[0]) or load(*a))
     second = GROUP.experiment(SHORT, 0, cache_dir)
-    assert second.cache_hit
+    assert second.cache_hit and read == [experiment_mod.cache_path(SHORT, cache_dir)]
     for run_a, run_b in ((evidence.spiking, second.spiking), (evidence.fixed, second.fixed)):
         for field in dataclasses.fields(run_a):
             np.testing.assert_array_equal(getattr(run_a, field.name), getattr(run_b, field.name))
@@ -103,6 +107,44 @@ def test_second_call_reads_the_cache_and_does_not_train(evidence, cache_dir, mon
     # the patch bites: without a cache the step would have to train
     with pytest.raises(AssertionError, match="trained"):
         GROUP.experiment(SHORT, 0, None)
+
+
+def test_a_process_reads_each_cached_experiment_once(evidence, cache_dir, monkeypatch):
+    """The runs read from the cache are kept in memory (keyed by file and cache key), shared and read-only;
+    a changed or missing file, another cache folder or clear_memo() makes the next call read (or train) again."""
+    experiment_mod.clear_memo()
+    read = []
+    load = experiment_mod._load
+    monkeypatch.setattr(experiment_mod, "_load", lambda *a: read.append(a[0]) or load(*a))
+    first = experiment_mod.run_all(SHORT, cache_dir)
+    again = experiment_mod.run_all(SHORT, cache_dir)
+    assert first[2] and again[2] and len(read) == 1  # read once
+    assert all(x is y for x, y in zip(first[0] + first[1], again[0] + again[1]))  # the same (shared) runs
+    for run in first[0] + first[1]:
+        for name in ("loss", "accuracy", "grad_norm", "weight_norm", "update_norm"):
+            array = getattr(run, name)
+            assert not array.flags.writeable
+            with pytest.raises(ValueError):
+                array[0] = 1.0
+    np.testing.assert_array_equal(first[0][0].loss, evidence.spiking.loss)
+    assert GROUP.experiment(SHORT, 0, cache_dir).measured == evidence.measured
+    assert len(read) == 1
+    # the file rewritten (here: the same runs, saved again) is read again
+    path = experiment_mod.cache_path(SHORT, cache_dir)
+    experiment_mod._save(path, experiment_mod.cache_key(SHORT),
+                         {f"{proc}{i}": r for proc, runs in zip(("spiking", "fixed"), first[:2])
+                          for i, r in enumerate(runs)})
+    experiment_mod.run_all(SHORT, cache_dir)
+    assert len(read) == 2
+    experiment_mod.clear_memo()
+    experiment_mod.run_all(SHORT, cache_dir)
+    assert len(read) == 3
+    # a missing file is not answered from memory: the runs are trained and written again
+    path.unlink()
+    retrained = experiment_mod.run_all(SHORT, cache_dir)
+    assert not retrained[2] and path.exists()
+    np.testing.assert_array_equal(retrained[1][-1].loss, first[1][-1].loss)
+    assert not retrained[1][-1].loss.flags.writeable
 
 
 def test_checks_pass_and_have_unique_ids(evidence):

@@ -140,6 +140,8 @@ def test_each_class_count_keeps_the_keys_claims(classes):
     assert all(c.passed for c in verification.checks), [c for c in verification.checks if not c.passed]
     ctx = GROUP.present(start, ev, verification).context
     assert ctx["fix_spike_free"] and ctx["plotted_spikes"]
+    # every claim of the key holds, as for the presets: no student gets a weaker key (the fix is slower)
+    assert [claim for claim, holds in ctx["claims"].items() if not holds] == ["fix_faster"]
     for proc in ("spiking", "fixed"):
         for name in ("spikes", "peak_ratio", "median_grad", "max_update", "accuracy"):
             assert None not in (ctx[proc][name]["med"], ctx[proc][name]["lo"], ctx[proc][name]["hi"]), (proc, name)
@@ -147,10 +149,17 @@ def test_each_class_count_keeps_the_keys_claims(classes):
 
 def test_the_rules_catch_a_clipped_spike():
     """A class count left out of the set (3: one clipped run spiked) breaks the clipping rule."""
-    measured = {"per_seed": {"spiking": [{"spikes": 5}]}, "spiking": {"spikes": {"median": 4},
-                "median_grad": {"median": 0.1}}, "fixed": {"runs_with_spikes": 1, "peak_ratio": {"max": 1.67},
-                                                           "median_grad": {"median": 2.0}}}
+    measured = {"steps": 400,
+                "per_seed": {"spiking": [{"spikes": 5, "spikes_above_start": 2, "grad_ratios": [40.0, 3.5]}],
+                             "fixed": [{"spikes": 1, "peak_ratio": 1.67, "peak_step": 250}]},
+                "spiking": {"spikes": {"median": 4}, "median_grad": {"median": 0.1}},
+                "fixed": {"runs_with_spikes": 1, "median_grad": {"median": 2.0}}}
     assert failures(measured) == [RULES[2][0], RULES[3][0]]
+    quiet = {**measured, "per_seed": {**measured["per_seed"], "fixed": [{"peak_ratio": 1.05, "peak_step": 12}]},
+             "fixed": {**measured["fixed"], "runs_with_spikes": 0}}
+    assert failures(quiet) == []
+    late = {**quiet, "per_seed": {**quiet["per_seed"], "fixed": [{"peak_ratio": 1.05, "peak_step": 100}]}}
+    assert failures(late) == [RULES[3][0]]  # the first steps of 400 are 0..99
 
 
 def test_the_statement_names_classes_and_markers_for_any_class_count():

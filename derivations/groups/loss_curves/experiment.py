@@ -6,6 +6,12 @@ procedure for each of the seeds ``seed, seed + 1, ..., seed + seeds - 1``
 (:func:`.training.train_many`), or reads all runs back from
 an ``.npz`` in ``cache_dir`` keyed by :func:`cache_key`, and reads off the
 numbers the answers quote (:func:`.analysis.measure`).
+
+A process reads each cached experiment once: the runs read (or trained and
+written) are kept in memory, keyed by the cache file and its key, and handed
+out again while the file is unchanged (a class of students with the same class
+count reads its ``.npz`` once). The runs are shared, so their arrays are
+read-only. :func:`clear_memo` forgets them (tests).
 """
 from __future__ import annotations
 
@@ -16,7 +22,9 @@ import math
 import os
 import pathlib
 import tempfile
+import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -106,12 +114,77 @@ def _load(path: pathlib.Path, key: str, names: list[str]) -> dict[str, Run] | No
                 return None
             runs = {}
             for name in names:
-                fields = {f: z[f"{name}_{f}"].copy() for f in _ARRAYS}
+                fields = {f: _read_only(z[f"{name}_{f}"]) for f in _ARRAYS}
                 fields.update({f: float(z[f"{name}_{f}"]) for f in _SCALARS})
                 runs[name] = Run(**fields)
             return runs
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
+
+
+def _read_only(values: Any) -> np.ndarray:
+    """A float64 copy of ``values`` that cannot be written to (``flags.writeable`` is False)."""
+    out = np.array(values, dtype=np.float64, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def _frozen(run: Run) -> Run:
+    """``run`` with read-only copies of its per-step arrays (the runs of the memo are shared)."""
+    return dataclasses.replace(run, **{f: _read_only(getattr(run, f)) for f in _ARRAYS})
+
+
+#: At most this many experiments are kept in memory (the least recently used is dropped first): a
+#: class needs one per distinct class count; the default experiment's runs take about 160 kB.
+MEMO_SIZE = 16
+
+Runs = tuple[tuple[Run, ...], tuple[Run, ...]]
+#: (absolute cache file, cache key) -> (the file's (inode, size, mtime_ns) when read or written, runs).
+_MEMO: "OrderedDict[tuple[str, str], tuple[tuple[int, int, int], Runs]]" = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+
+
+def clear_memo() -> None:
+    """Forget every experiment kept in memory, so that the next :func:`run_all` reads its cache file again.
+
+    Only the memory of this process is cleared, never a cache file: for tests of the
+    cache itself (a second call that must read the file) and for callers that edit
+    cache files by hand.
+    """
+    with _MEMO_LOCK:
+        _MEMO.clear()
+
+
+def _signature(path: pathlib.Path) -> tuple[int, int, int] | None:
+    """The cache file's (inode, size, mtime_ns), None if it is missing: a changed file is read again."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _recall(memo_key: tuple[str, str], signature: tuple[int, int, int] | None) -> Runs | None:
+    """The runs kept for ``memo_key`` if the file still has ``signature``; else None."""
+    if signature is None:
+        return None
+    with _MEMO_LOCK:
+        entry = _MEMO.get(memo_key)
+        if entry is None or entry[0] != signature:
+            return None
+        _MEMO.move_to_end(memo_key)
+        return entry[1]
+
+
+def _remember(memo_key: tuple[str, str], signature: tuple[int, int, int] | None, runs: Runs) -> None:
+    """Keep ``runs`` for ``memo_key`` (read from, or written to, a file with ``signature``)."""
+    if signature is None:
+        return
+    with _MEMO_LOCK:
+        _MEMO[memo_key] = (signature, runs)
+        _MEMO.move_to_end(memo_key)
+        while len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
 
 
 def train_all(settings: Any, seeds: tuple[int, ...]) -> tuple[tuple[Run, ...], tuple[Run, ...]]:
@@ -131,7 +204,10 @@ def run_all(settings: Any, cache_dir: pathlib.Path | None) -> tuple[tuple[Run, .
 
     The cache file name is keyed by :func:`cache_key`, so any change of a
     setting or of :data:`CODE_VERSION` trains anew. ``cache_dir=None`` trains
-    without reading or writing a cache.
+    without reading or writing a cache. Runs read from (or written to) a cache
+    file are kept in memory and returned again, without reading the file, while
+    the file is unchanged (``cache_hit`` is True then too); :func:`clear_memo`.
+    Every array of the runs returned is read-only.
     """
     training.validate(settings)
     seeds = seeds_of(settings)
@@ -140,15 +216,23 @@ def run_all(settings: Any, cache_dir: pathlib.Path | None) -> tuple[tuple[Run, .
         cache_dir = pathlib.Path(cache_dir)
         key = cache_key(settings)
         path = cache_path(settings, cache_dir)
+        memo_key = (os.path.abspath(path), key)
+        signature = _signature(path)
+        kept = _recall(memo_key, signature)
+        if kept is not None:
+            return (*kept, True)
         cached = _load(path, key, names)
         if cached is not None:
-            return (tuple(cached[f"spiking{i}"] for i in range(len(seeds))),
-                    tuple(cached[f"fixed{i}"] for i in range(len(seeds))), True)
-    spiking, fixed = train_all(settings, seeds)
+            runs = (tuple(cached[f"spiking{i}"] for i in range(len(seeds))),
+                    tuple(cached[f"fixed{i}"] for i in range(len(seeds))))
+            _remember(memo_key, signature, runs)
+            return (*runs, True)
+    spiking, fixed = (tuple(_frozen(r) for r in runs) for runs in train_all(settings, seeds))
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         runs = {f"spiking{i}": r for i, r in enumerate(spiking)} | {f"fixed{i}": r for i, r in enumerate(fixed)}
         _save(path, key, runs)
+        _remember(memo_key, _signature(path), (spiking, fixed))
     return spiking, fixed, False
 
 

@@ -79,6 +79,8 @@ def procedure(summary: dict[str, Any]) -> dict[str, Any]:
 
 def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
     s, cfg, fixed = ev.measured, ev.settings, latex.fixed
+    claims = analysis.claims(s, ev.max_update)
+    plotted = s["per_seed"]["spiking"][0]["spike_steps"]
     return {
         "classes": st.classes,
         "classes_definition": latex.tex(st.classes_definition),
@@ -109,12 +111,20 @@ def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
         "warmup": cfg.warmup_steps,
         "seed": ev.seeds[0], "seed_last": ev.seeds[-1], "n_seeds": len(ev.seeds),
         "window": s["window"], "spike_factor": setting(s["spike_factor"]), "threshold": setting(s["loss_threshold"]),
+        "jump_factor": setting(analysis.JUMP_FACTOR), "quiet_peak": setting(analysis.QUIET_PEAK),
         "data_file": DATA_FILE,
-        "zoom_steps": max(cfg.steps // 4, 20),
+        "zoom_steps": analysis.early_steps(cfg.steps),
         "spiking": procedure(s["spiking"]), "fixed": procedure(s["fixed"]),
-        "fix_spike_free": s["fixed"]["runs_with_spikes"] == 0,
-        "fix_slower": analysis.fix_slower(s),
-        "plotted_spikes": ", ".join(map(str, s["per_seed"]["spiking"][0]["spike_steps"])),
+        # Every claim the text makes about the runs, decided from them (analysis.claims): a template
+        # states a claim only where its boolean holds.
+        "claims": claims,
+        "fix_spike_free": claims["fix_spike_free"],
+        "fix_slower": claims["fix_slower"],
+        "sgd": cfg.optimizer == "sgd",  # the update is lr x (clipped) gradient: the bound fix_lr x clip_norm
+        "fix_changes_lr": setting(ev.fix_lr) != setting(cfg.lr) or cfg.warmup_steps > 0,
+        "plotted_spikes": ", ".join(map(str, plotted)),
+        "plotted_spike_count": len(plotted),
+        "runs_above_start": sum(1 for r in s["per_seed"]["spiking"] if r["spikes_above_start"] > 0),
         "seconds": fixed(s["seconds"], 1),
         "cache_hit": ev.cache_hit,
     }
@@ -122,6 +132,7 @@ def context(st: StartValues, ev: Evidence) -> dict[str, Any]:
 
 def answers(st: StartValues, ev: Evidence) -> dict[str, Any]:
     s = ev.measured
+    c = analysis.claims(s, ev.max_update)
     return {
         "loss_curves.initial_loss": float(st.loss_value),
         "loss_curves.initial_accuracy": float(st.accuracy_value),
@@ -132,22 +143,34 @@ def answers(st: StartValues, ev: Evidence) -> dict[str, Any]:
         # Everything measured except the training's wall-clock time (machine-dependent: answers.json
         # is the same on every machine).
         "loss_curves.run": {k: v for k, v in s.items() if k != "seconds"},
-        # The short answers of 1.3(a)-(c), as the evidence above supports them (medians over the seeds).
+        # The short answers of 1.3(a)-(c): the general answers to the questions, each beside the medians over
+        # the seeds and the booleans (analysis.claims) that say how far these runs show it: a cause or a fix is
+        # not claimed as shown by runs that do not show it.
         "loss_curves.spikes.cause": "exploding gradients: oversized update steps on a cliff of the loss surface",
+        "loss_curves.spikes.observed": c["spikes_observed"],
+        "loss_curves.spikes.gradient_jumps": c["gradient_jumps"],
+        "loss_curves.spikes.step_length_shown": c["step_length_shown"],
         "loss_curves.spikes.per_run": s["spiking"]["spikes"]["median"],
         "loss_curves.spikes.peak_over_ln_c": s["spiking"]["peak_ratio"]["median"],
+        "loss_curves.spikes.exceed_start": c["spikes_exceed_start"],
         "loss_curves.fix": "clip the gradient norm (or lower or warm up the learning rate)",
+        "loss_curves.fix.removes_spikes": c["fix_removes_spikes"],
         "loss_curves.fixed.spikes_per_run": s["fixed"]["spikes"]["median"],
+        "loss_curves.claims": c,
     }
 
 
 #: Which answers.json entries answer which question. The start values answer 1.3(d) as numbers; the
-#: three text answers come with the medians of the recorded runs that support them (spikes per run for
-#: (a), the highest spike over ln C for (b), spikes per clipped run for (c); all runs: ``loss_curves.run``).
+#: three text answers come with the medians of the recorded runs and the booleans that say whether the
+#: runs show them (spikes per run and whether any run spiked for (a), the highest loss over ln C and
+#: whether a spike rose above its run's start for (b), spikes per clipped run and whether clipping
+#: removed observed spikes for (c); all runs: ``loss_curves.run``, every claim: ``loss_curves.claims``).
 QUESTIONS: dict[str, tuple[str, ...]] = {
-    "loss_spikes": ("loss_curves.spikes.cause", "loss_curves.spikes.per_run"),
-    "loss_above_initial": ("loss_curves.initial_loss", "loss_curves.spikes.peak_over_ln_c"),
-    "loss_fix": ("loss_curves.fix", "loss_curves.fixed.spikes_per_run"),
+    "loss_spikes": ("loss_curves.spikes.cause", "loss_curves.spikes.per_run", "loss_curves.spikes.observed",
+                    "loss_curves.spikes.step_length_shown"),
+    "loss_above_initial": ("loss_curves.initial_loss", "loss_curves.spikes.peak_over_ln_c",
+                           "loss_curves.spikes.exceed_start"),
+    "loss_fix": ("loss_curves.fix", "loss_curves.fixed.spikes_per_run", "loss_curves.fix.removes_spikes"),
     "loss_start": ("loss_curves.initial_loss", "loss_curves.initial_accuracy"),
     "loss_start_accuracy": ("loss_curves.initial_accuracy",),
 }
