@@ -25,8 +25,8 @@ Design: one Python process derives and verifies the students one after another
 (SymPy is CPU-bound and not thread-friendly), while their documents are
 rendered and compiled on a thread pool (LaTeX is a subprocess, so the threads
 run in parallel over the cores). The experiments the class needs and the cache
-does not hold yet (1.3's training, one per distinct setting) are run ahead by one
-forked worker process (:func:`start_experiments`); a student waits only for its
+does not hold yet (1.3's training, one per distinct setting) are run ahead by forked
+worker processes (:func:`start_experiments`); a student waits only for its
 own, and the others go first. One student's failure is recorded with its
 one-line reason and stops no one else. A re-run skips a student whose manifest
 entry has the same variant hash and generator (version and source hash) and
@@ -78,6 +78,7 @@ REQUIRED_COLUMNS = ("id", "name")
 OPTIONAL_COLUMNS = ("seed",)
 SEED_MAX = 2**32 - 1
 GENERATOR = f"derivations {__version__}"
+AHEAD_WORKERS = 2  # worker processes running a class's experiments ahead (derivations.batch.start_experiments)
 
 
 class RosterError(ValueError):
@@ -360,8 +361,10 @@ def _experiment(job: tuple[str, Any, int, Path | None]) -> None:
 
 
 def start_experiments(variants: Iterable[Variant], cache_dir: Path | None) -> tuple[Any, dict[tuple, Future]]:
-    """Run ahead, in one forked worker process, each cached experiment (``experiment_cached``) that
-    the variants ask for, once per distinct (group, params): ``(pool or None, {key: future})``.
+    """Run ahead, in forked worker processes (as many as cores, at most :data:`AHEAD_WORKERS`), each
+    cached experiment (``experiment_cached``) that the variants ask for, once per distinct
+    (group, params): ``(pool or None, {key: future})``. At the start of a class every student waits
+    for an experiment, so the first ones use the cores that would otherwise idle.
 
     The worker only fills the cache; the student's own derivation then reads it.
     A failed experiment is not reported here: the student's derivation runs it
@@ -375,7 +378,8 @@ def start_experiments(variants: Iterable[Variant], cache_dir: Path | None) -> tu
                 jobs.setdefault((g.name, v.params[g.name]), (g.name, v.params[g.name], v.seed, cache_dir))
     if not jobs or "fork" not in multiprocessing.get_all_start_methods():
         return None, {}
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    workers = max(1, min(AHEAD_WORKERS, os.cpu_count() or 1, len(jobs)))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
     return pool, {key: pool.submit(_experiment, job) for key, job in jobs.items()}
 
 
