@@ -34,6 +34,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -120,6 +121,26 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, **_ENV})
 
 
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _once(key: str) -> threading.Lock:
+    """A lock per cached item: threads of one process (a class's LaTeX jobs) that need the same
+    missing format or figure make it once, the others wait for it (processes may still race: each
+    install is atomic)."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _place(src: Path, dest: Path) -> None:
+    """``src`` (a cached file) at ``dest``: a hard link where possible (a format is several MB), else a copy."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+
+
 def _install(src: Path, dest: Path) -> None:
     """Copy ``src`` to ``dest`` atomically (concurrent builds may race for the same file)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -137,14 +158,16 @@ def _format(tex: Path, cache_dir: Path) -> str | None:
     name = "hw2-" + _digest(engine_version(), head)[:16]
     cached = cache_dir / "formats" / f"{name}.fmt"
     local = tex.parent / f"{name}.fmt"
-    if not cached.exists():
-        proc = _run(["pdflatex", "-ini", "-interaction=nonstopmode", "-no-shell-escape", f"-jobname={name}",
-                     "&pdflatex", "mylatexformat.ltx", tex.name], tex.parent)
-        if proc.returncode != 0 or not local.exists():
-            return None  # compile the plain way; the document's own pass reports any real error
-        _install(local, cached)
-    elif not local.exists():
-        shutil.copyfile(cached, local)
+    with _once(str(cached)):
+        if not cached.exists():
+            proc = _run(["pdflatex", "-ini", "-interaction=nonstopmode", "-no-shell-escape", f"-jobname={name}",
+                         "&pdflatex", "mylatexformat.ltx", tex.name], tex.parent)
+            if proc.returncode != 0 or not local.exists():
+                return None  # compile the plain way; the document's own pass reports any real error
+            _install(local, cached)
+            return name
+    if not local.exists():
+        _place(cached, local)
     return name
 
 
@@ -153,6 +176,11 @@ def _figure(tex: Path, name: str, fmt: str | None, cache_dir: Path) -> bool:
     folder = tex.parent / FIGURE_DIR
     folder.mkdir(exist_ok=True)
     cached = cache_dir / FIGURE_DIR / name
+    with _once(str(cached)):
+        return _make_figure(tex, name, fmt, folder, cached)
+
+
+def _make_figure(tex: Path, name: str, fmt: str | None, folder: Path, cached: Path) -> bool:
     if cached.with_suffix(".pdf").exists():
         for suffix in (".pdf", ".dpth"):
             if cached.with_suffix(suffix).exists():

@@ -2,13 +2,13 @@
 
 ``python -m derivations.groups.loss_curves.survey [C ...] [--cache DIR]`` runs
 the experiment of the default settings with each class count (default: those of
-:data:`.vary.VARIED_CLASSES`), reading the runs from the cache when present
+:data:`.vary.PASSING_CLASSES`), reading the runs from the cache when present
 (``$HW2_CACHE`` or ``build/.cache``; a cold setting trains ten runs, about 10 s),
 and prints one line per class count: spikes per run (median and range over the
 seeds) with and without the fix, the runs that spike, the gradient ratio before
 a spike, and the rules of :data:`.vary.RULES` it breaks. Run it after a change
-of the experiment, and keep in :data:`.vary.VARIED_CLASSES` only class counts
-that break none.
+of the experiment, and keep in :data:`.vary.PASSING_CLASSES` (and so in
+:data:`.vary.VARIED_CLASSES`, drawn from them) only class counts that break none.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from . import LossCurves
 from .experiment import Evidence, experiment
-from .vary import VARIED_CLASSES, failures
+from .vary import PASSING_CLASSES, failures
 
 
 def evidence(classes: int, cache_dir: pathlib.Path | None) -> Evidence:
@@ -48,7 +48,7 @@ def line(ev: Evidence) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m derivations.groups.loss_curves.survey", description=__doc__)
-    parser.add_argument("classes", nargs="*", type=int, default=list(VARIED_CLASSES))
+    parser.add_argument("classes", nargs="*", type=int, default=list(PASSING_CLASSES))
     parser.add_argument("--cache", type=pathlib.Path,
                         default=pathlib.Path(os.environ.get("HW2_CACHE", "build/.cache")))
     args = parser.parse_args(argv)
