@@ -22,6 +22,8 @@ from derivations.errors import VerificationError
 from derivations.groups.attention_rnn import GROUP, AttentionRnn
 from derivations.registry import Verification
 
+from conftest import on_spare_core
+
 # The step modules (the package's names `check`, `derive` and `present` are the step functions).
 C = importlib.import_module("derivations.groups.attention_rnn.check")
 D = importlib.import_module("derivations.groups.attention_rnn.derive")
@@ -324,8 +326,9 @@ def test_a_too_short_lag_range_is_caught(fall2025_params):
     assert "attention_rnn.dl_dhT.total:fd" not in bad  # the total-Jacobian reading has no lag range
 
 
-def test_symmetric_slip_is_caught(fall2025_params):
-    prm, seed = fall2025_params
+@on_spare_core  # SymPy's exact step Jacobian at n = 2: in the worker
+def test_symmetric_slip_is_caught():
+    prm, seed = preset_params("fall2025")
     r = derived(prm)
     wrong = dataclasses.replace(r, score_grad=r.score_grad_slip)  # 2 Q^T K h
     steps = step_checks(wrong, prm, seed)
@@ -339,8 +342,9 @@ def test_symmetric_slip_is_caught(fall2025_params):
         verify.require(steps)
 
 
-def test_wrong_simplification_is_caught(fall2025_params):
-    prm, seed = fall2025_params
+@on_spare_core  # SymPy's exact step Jacobians: in the worker
+def test_wrong_simplification_is_caught():
+    prm, seed = preset_params("fall2025")
     r = derived(prm)
     g = M.source(M.j)
     # sign slip: a_j (v_j + h[t]) instead of a_j (v_j - h[t])
@@ -603,6 +607,7 @@ def test_a_small_variant_is_checked_exactly_at_its_own_sizes_and_says_nothing_sk
     assert not [c.id for c in checks if verify.SKIPPED_EXACT in c.detail]
 
 
+@on_spare_core
 def test_the_own_size_exact_check_of_a_small_variant_passes():
     (check,) = C.exact_checks(derived(AttentionRnn(k=1, n=2)), {1: (2,)})
     assert check.passed and check.id == "attention_rnn.k1.dh_dhlag:exact" and check.shape == (2, 2)

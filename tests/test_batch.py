@@ -4,7 +4,9 @@ rebuilds, failures, and answers.json's questions table.
 Most tests replace LaTeX by a stand-in writer (``fake_latex``) and ask a small
 variant (a few sub-questions), so a student takes a fraction of a second; the
 tests marked ``latex`` share one compiled class of three students
-(``compiled_class``) and rebuild one of them.
+(``compiled_class``) and rebuild one of them. The class, and the same class built
+again, are built by the CLI (``cli.main``) in the suite's worker process, on the
+spare core from the start of the session (conftest.Background).
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import pytest
 
 from derivations import batch, build, cli, student, variant
 from derivations.errors import DerivationError
+
+from conftest import Background, in_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 ROSTER = ROOT / "tests" / "data" / "roster.csv"
@@ -368,17 +372,25 @@ def test_questions_table_refuses_an_answer_a_group_does_not_give(tmp_path):
 # --------------------------------------------------------------------------- with LaTeX
 
 
-@pytest.fixture(scope="module")
-def compiled_class(tmp_path_factory):
-    """Three students compiled for real (key and handout), shared by the tests below."""
-    folder = tmp_path_factory.mktemp("class")
+def _build_class(folder: Path) -> tuple[dict, int]:
+    """The class's inputs, and the exit status of the CLI that built it (in the worker)."""
     roster = folder / "roster.csv"
     roster.write_text("id,name,seed\ns001,Ada Lovelace,\ns002,Łukasz Wałęsa,5\ns003,Zoë O'Brien,\n", "utf-8")
     secret = folder / "course.secret"
     secret.write_text(SECRET + "\n")
     inp = {"roster": roster, "variant": small_variant(folder, "conv2d_output = 1\nconv1d_output = 1\n"),
            "secret": secret, "out": folder / "class"}
-    assert cli.main(args(inp, "--jobs", "2")) == 0
+    return inp, in_worker(cli.main, args(inp, "--jobs", "2"))
+
+
+CLASS = Background(_build_class, fixture="compiled_class")
+
+
+@pytest.fixture(scope="module")
+def compiled_class():
+    """Three students compiled for real (key and handout), shared by the tests below."""
+    inp, status = CLASS.result()
+    assert status == 0
     return inp
 
 
@@ -439,19 +451,29 @@ def test_rebuild_reports_a_deterministic_file_that_differs(inputs, fake_latex, t
     assert "1 deterministic file(s) differ" in printed
 
 
+def _build_class_again(tmp_path: Path) -> tuple[dict, int]:
+    """The class of CLASS built again, after it: the inputs, and the CLI's exit status (in the worker)."""
+    first, _ = CLASS.result()
+    # The inputs copied into another folder: where the files lie must not reach any output.
+    again = {"out": tmp_path / "again"}
+    for key in ("roster", "variant", "secret"):
+        again[key] = tmp_path / first[key].name
+        again[key].write_bytes(first[key].read_bytes())
+    return again, in_worker(cli.main, args(again, "--jobs", "2"))
+
+
+CLASS_AGAIN = Background(_build_class_again, after=(CLASS,))
+
+
 @pytest.mark.latex
-def test_a_class_built_twice_is_byte_identical(compiled_class, tmp_path, capsys):
+@CLASS_AGAIN
+def test_a_class_built_twice_is_byte_identical(compiled_class):
     """The same roster, variant and secret (copied into another folder) built again into another
     folder, with the same cache folder (figures and the format reused), gives the same bytes:
     answers.csv, manifest.json and every student's files, PDFs and verification.npz included."""
     first = compiled_class["out"]
-    # The inputs copied into another folder: where the files lie must not reach any output.
-    again = {"out": tmp_path / "again"}
-    for key in ("roster", "variant", "secret"):
-        again[key] = tmp_path / compiled_class[key].name
-        again[key].write_bytes(compiled_class[key].read_bytes())
-    assert cli.main(args(again, "--jobs", "2")) == 0
-    capsys.readouterr()
+    again, status = CLASS_AGAIN.result()
+    assert status == 0
     second = again["out"]
     for name in ("answers.csv", "manifest.json"):
         assert (second / name).read_bytes() == (first / name).read_bytes(), name

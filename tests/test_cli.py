@@ -18,6 +18,8 @@ import pytest
 from derivations import build, cli, render, variant
 from derivations.errors import ToolError
 
+from conftest import on_spare_core
+
 BASE = variant.load("fall2025").text
 
 
@@ -135,6 +137,7 @@ def test_hostile_title_is_escaped(outcomes):
 
 
 @pytest.mark.latex
+@on_spare_core
 def test_a_hostile_title_compiles_to_text_without_shell_escape(tmp_path):
     title = r"\\immediate\\write18{touch pwned} #1 & 100% ~ $x^2$ {}"
     v = variant.parse(BASE.replace('title = "Homework 2, Theory: Answer Key"', f'title = "{title}"', 1)

@@ -18,6 +18,8 @@ from derivations.groups import conv1d
 from derivations.groups.conv1d import Conv1d
 from derivations.registry import Verification
 
+from conftest import on_spare_core
+
 checks_mod = importlib.import_module("derivations.groups.conv1d.check")
 derive_mod = importlib.import_module("derivations.groups.conv1d.derive")
 vary_mod = importlib.import_module("derivations.groups.conv1d.vary")
@@ -240,6 +242,7 @@ def test_directional_helper_and_exact_helpers():
                                 shape=(2, 3)).max_error == 1
 
 
+@on_spare_core
 def test_a_layer_that_reads_only_padding_is_refused():
     """Every tap in the padding: all Jacobians zero, checks that test nothing; refused, naming the key.
     The rule agrees with a brute-force search over small layers."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HAVE_LATEX, ROOT
+from conftest import HAVE_LATEX, ROOT, Background
 
 PROBE = textwrap.dedent("""
     import derivations, sys
@@ -27,7 +27,9 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def test_installed_package_builds_a_key_outside_the_repository(tmp_path):
+def _install_and_build(tmp_path: Path):
+    """Install into a fresh venv, probe the templates, build a small key in a folder elsewhere:
+    all subprocesses, on the spare core. Returns (probe, build or None, the working folder)."""
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", "build", ".git", "*.egg-info", "__pycache__",
                                                              ".pytest_cache", "tests"))
@@ -44,14 +46,25 @@ def test_installed_package_builds_a_key_outside_the_repository(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     probe = subprocess.run([python, "-c", PROBE], cwd=work, capture_output=True, text=True)
-    assert probe.returncode == 0, probe.stderr
-    assert "templates; fall2025,fall2024" in probe.stdout
-    if not HAVE_LATEX:
-        pytest.skip("TeX Live is not installed: the templates resolve, the PDF is not compiled")
+    if probe.returncode != 0 or not HAVE_LATEX:
+        return probe, None, work
     small = work / "small.toml"
     base = (ROOT / "derivations" / "presets" / "fall2025.toml").read_text("utf-8")
     small.write_text(base.split("[questions]")[0] + "[questions]\nconv2d_output = 1\nconv_general = 2\n", "utf-8")
     proc = subprocess.run([python, "-m", "derivations", "build", "--variant", "small.toml", "--out", "key"],
                           cwd=work, capture_output=True, text=True)
+    return probe, proc, work
+
+
+INSTALLED = Background(_install_and_build)
+
+
+@INSTALLED
+def test_installed_package_builds_a_key_outside_the_repository():
+    probe, proc, work = INSTALLED.result()
+    assert probe.returncode == 0, probe.stderr
+    assert "templates; fall2025,fall2024" in probe.stdout
+    if not HAVE_LATEX:
+        pytest.skip("TeX Live is not installed: the templates resolve, the PDF is not compiled")
     assert proc.returncode == 0, proc.stderr
     assert (work / "key" / "hw2_theory.pdf").read_bytes().startswith(b"%PDF")

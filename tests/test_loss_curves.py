@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from derivations import variant
 from derivations.errors import VariantError
 from derivations.groups.loss_curves import GROUP, LossCurves
 from derivations.params import parse_table
+
+from conftest import Background
 
 # The package re-exports the step functions under the names of their modules,
 # so the modules are fetched from sys.modules.
@@ -202,10 +205,21 @@ def test_context_settings(presentation):
     assert (c["seed"], c["seed_last"], c["n_seeds"]) == (0, 4, 5)
 
 
+def _last_fixed_run_alone(_folder):
+    """The default preset's last fixed run, trained alone (in the worker process): (settings, run)."""
+    settings = variant.load("fall2025").params["loss_curves"]
+    seed = experiment_mod.seeds_of(settings)[-1]
+    return settings, training.train(settings, fixed=True, seed=seed)
+
+
+LAST_FIXED_RUN_ALONE = Background(_last_fixed_run_alone, process=True)
+
+
+@LAST_FIXED_RUN_ALONE
 def test_runs_trained_together_equal_a_run_made_alone(outcomes):
-    """The experiment trains its runs together (stacked); one run retrained here, alone, is identical."""
+    """The experiment trains its runs together (stacked); one run retrained alone, in the worker, is identical."""
     ev = outcomes["fall2025"].groups["loss_curves"].evidence
-    seed = experiment_mod.seeds_of(ev.settings)[-1]
-    alone = training.train(ev.settings, fixed=True, seed=seed)
+    settings, alone = LAST_FIXED_RUN_ALONE.result()
+    assert settings == ev.settings  # the run of the last seed of these settings
     for field in ("loss", "accuracy", "grad_norm", "weight_norm"):
         np.testing.assert_array_equal(getattr(alone, field), getattr(ev.fixed_runs[-1], field))

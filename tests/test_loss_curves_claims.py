@@ -117,6 +117,8 @@ from derivations import build, render  # noqa: E402
 from derivations.groups.loss_curves import GROUP, LossCurves  # noqa: E402
 from derivations.params import parse_table  # noqa: E402
 
+from conftest import Background, on_spare_core  # noqa: E402
+
 experiment_mod = importlib.import_module("derivations.groups.loss_curves.experiment")
 
 CHEAP = dict(steps=60, seeds=5, eval_batch=20, batch=8, hidden=4, seq_len=8)
@@ -141,17 +143,25 @@ def settings_of(name):
     return p
 
 
-@pytest.fixture(scope="module")
-def runs(outcomes, tmp_path_factory):
-    """{name: (evidence, presentation)}: the preset's (shared build) and each cheap setting's (own cache)."""
-    cache = tmp_path_factory.mktemp("loss_claims_cache")
-    out = {"preset": (outcomes["fall2025"].groups["loss_curves"].evidence,
-                      outcomes["fall2025"].groups["loss_curves"].presentation)}
+def _cheap_runs(cache):
+    """{name: (evidence, presentation)} of each cheap setting, trained into a cache of its own (in the
+    worker process, from the start of the session)."""
+    out = {}
     for name in SETTINGS:
         ev = GROUP.experiment(settings_of(name), 0, cache)
         start = GROUP.derive(ev.settings)
         out[name] = (ev, GROUP.present(start, ev, GROUP.check(start, ev, 0)))
     return out
+
+
+CHEAP_RUNS = Background(_cheap_runs, fixture="runs", process=True)
+
+
+@pytest.fixture(scope="module")
+def runs(outcomes):
+    """{name: (evidence, presentation)}: the preset's (shared build) and each cheap setting's (own cache)."""
+    return {"preset": (outcomes["fall2025"].groups["loss_curves"].evidence,
+                       outcomes["fall2025"].groups["loss_curves"].presentation), **CHEAP_RUNS.result()}
 
 
 def spikes_of(loss, ln_c):
@@ -357,6 +367,7 @@ def test_the_text_states_a_claim_only_where_the_runs_show_it(runs, name):
     assert "None" not in staff and "nan" not in staff
 
 
+@on_spare_core  # 10 LSTM runs of 400 steps: trained in the worker
 def test_the_course_setting_learns_without_spikes():
     """The section's "In our LSTM that setting learns without spikes": the course notebook's setting
     (RMSprop at learning rate 1e-3, 4 hidden units, batch 32, sequences of length 8 of the four-class task)

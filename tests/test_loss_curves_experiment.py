@@ -20,6 +20,8 @@ from derivations.groups.loss_curves.present import PLOT_COLUMNS, plot_table
 from derivations.groups.loss_curves.task import label_of, make_batch, marker_windows
 from derivations.groups.loss_curves.training import Run, train, train_many
 
+from conftest import on_spare_core
+
 # The package exports the step function ``experiment``; the module is fetched from sys.modules.
 run_all = importlib.import_module("derivations.groups.loss_curves.experiment").run_all
 training_mod = importlib.import_module("derivations.groups.loss_curves.training")
@@ -232,6 +234,7 @@ def test_runs_trained_together_equal_runs_trained_alone(extra, monkeypatch):
 # ---------------------------------------------------------------- caching and output
 
 
+@on_spare_core
 def test_cache_is_reused(tmp_path):
     settings = dataclasses.replace(ExperimentSettings(), steps=15, eval_batch=64)
     first = run_all(settings, tmp_path)

@@ -13,6 +13,9 @@
 Sizes are capped (``derivations.stress.CAPS``, smaller still for the 1.3 training runs) so
 an example takes about a second; the derivations are cached per structure. Every test is
 derandomized (Hypothesis' examples are a function of the test), so CI sees the same examples.
+Those that need no derivation (``on_spare_core``) run, unchanged, in the suite's worker
+process beside the other tests (tests/conftest.py); those that derive run here, where the
+session's shared builds have already made SymPy's and the groups' caches warm.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ from hypothesis import strategies as st
 from derivations import build, cli, params as params_mod, registry, stress, variant
 from derivations.errors import VariantError
 from derivations.params import Choice, Range, Text
+
+from conftest import on_spare_core
 
 REGISTRY = registry.default()
 PRESETS = {name: variant.load(name) for name in variant.presets()}
@@ -228,6 +233,7 @@ def invalid_variants(draw) -> tuple[str, str]:
     return toml_text(raw), f"{table}.{key}"
 
 
+@on_spare_core
 @fast(80)
 @given(invalid_variants())
 def test_every_invalid_variant_is_refused_naming_the_key(case):
@@ -239,6 +245,7 @@ def test_every_invalid_variant_is_refused_naming_the_key(case):
     assert "\n" not in message and message.startswith(f"bad.toml: {key} = ")
 
 
+@on_spare_core
 @fast(12)
 @given(invalid_variants())
 def test_the_cli_refuses_an_invalid_variant_with_exit_2_and_one_line(case):
@@ -372,6 +379,7 @@ def test_the_default_experiment_is_one_unit_of_work():
     assert loss_group.work(loss_group.LossCurves()) == pytest.approx(1.0)
 
 
+@on_spare_core
 @fast(60)
 @given(st.fixed_dictionaries({s.name: value_of(s) for s in params_mod.specs(loss_group.LossCurves)
                               if s.name in loss_group._SCALED}))

@@ -20,6 +20,8 @@ from derivations.groups import conv2d as conv2d_group
 from derivations.params import Range, param
 from derivations.registry import QuestionGroup, QuestionSpec
 
+from conftest import on_spare_core
+
 SECRET = b"a-course-secret-for-the-tests-0123456789"
 OTHER_SECRET = b"another-course-secret-for-the-tests-9876"
 
@@ -151,8 +153,10 @@ def test_empty_id_or_secret_is_refused(fall2025):
         student.draw(fall2025, "s001", secret=b"")
 
 
-def test_neighbouring_ids_get_different_numbers(fall2025):
+@on_spare_core  # 100 students drawn: in the worker
+def test_neighbouring_ids_get_different_numbers():
     """100 consecutive ids: (nearly) all distinct, all fitting, each feature for some students."""
+    fall2025 = variant.load("fall2025")
     drawn = [student.draw(fall2025, f"s{i:03d}", secret=SECRET) for i in range(1, 101)]
     assert len({(v.conv2d, v.conv1d) for v in drawn}) >= 95
     assert len({v.seed for v in drawn}) == 100

@@ -11,6 +11,8 @@ import pytest
 from derivations import build, texrun, variant
 from derivations.errors import ToolError
 
+from conftest import Background
+
 SMALL = r"""\documentclass{article}
 \usepackage{tikz}
 \usetikzlibrary{external}
@@ -46,24 +48,46 @@ def test_figure_names_follow_the_picture_and_the_data_it_reads():
     assert text.count(r"\tikzsetnextfilename{fig-") == 2
 
 
-@pytest.mark.latex
-def test_second_compile_reuses_figure_format_and_cross_references(tmp_path):
+# The compiles below run in the suite's worker process from the start of the session
+# (conftest.Background); the tests wait for them and check what each compile did.
+
+
+def _three_compiles(tmp_path: Path) -> tuple[Path, texrun.TexRun, texrun.TexRun, texrun.TexRun]:
+    """A document, the same one in another folder, then one with another picture: one cache."""
     cache = tmp_path / "cache"
     first = texrun.compile(_doc(tmp_path / "a"), cache)
+    second = texrun.compile(_doc(tmp_path / "b"), cache)
+    changed = texrun.compile(_doc(tmp_path / "c", picture="2"), cache)
+    return tmp_path, first, second, changed
+
+
+THREE_COMPILES = Background(_three_compiles, process=True)
+
+
+@pytest.mark.latex
+@THREE_COMPILES
+def test_second_compile_reuses_figure_format_and_cross_references():
+    tmp_path, first, second, changed = THREE_COMPILES.result()
     assert first.figures_made == 1 and first.figures_reused == 0 and first.passes == 2
     assert first.format_used == texrun.has_mylatexformat()
-    second = texrun.compile(_doc(tmp_path / "b"), cache)
     assert second.figures_made == 0 and second.figures_reused == 1 and second.passes == 1
     assert (tmp_path / "b" / "small.pdf").read_bytes().startswith(b"%PDF")
     assert "??" not in second.log_text  # the reference resolved in one pass
-    changed = texrun.compile(_doc(tmp_path / "c", picture="2"), cache)
     assert changed.figures_made == 1
 
 
+def _broken_figure(tmp_path: Path) -> texrun.TexRun:
+    return texrun.compile(_doc(tmp_path / "a", picture=r"\undefinedmacro"), tmp_path / "cache")
+
+
+BROKEN_FIGURE = Background(_broken_figure, process=True)
+
+
 @pytest.mark.latex
-def test_a_broken_figure_is_a_tool_error(tmp_path):
+@BROKEN_FIGURE
+def test_a_broken_figure_is_a_tool_error():
     with pytest.raises(ToolError, match="LaTeX failed on a figure of small.tex"):
-        texrun.compile(_doc(tmp_path / "a", picture=r"\undefinedmacro"), tmp_path / "cache")
+        BROKEN_FIGURE.result()
 
 
 def test_a_stored_outcome_is_reused_only_for_the_same_variant(tmp_path):
@@ -102,22 +126,43 @@ def _xref(folder: Path, filler: str = "", caption: str = "One", pageref: bool = 
     return tex
 
 
-def test_one_pass_when_only_what_the_document_does_not_read_changed(tmp_path):
+# Compiled in this order with one cache: each document's folder and _xref's arguments.
+XREF_SEQUENCE = {
+    "a": {},
+    "b": {"filler": "Some words.", "caption": "Two"},
+    "b2": {"filler": r"\null\newpage"},
+    "c": {"filler": r"\begin{figure}[h]\caption{x}\end{figure}"},
+    "d": {"after": r"\newpage\null"},
+    "e": {"filler": r"\null\newpage"},
+    "f": {"after": r"\newpage\null", "pageref": True},
+    "g": {"filler": r"\null\newpage", "pageref": True},
+}
+
+
+def _xref_passes(tmp_path: Path) -> dict[str, int]:
+    """The passes each document of XREF_SEQUENCE took, compiled in order with one cache."""
     cache = tmp_path / "cache"
-    assert texrun.compile(_xref(tmp_path / "a"), cache).passes == 2  # nothing known yet
+    return {name: texrun.compile(_xref(tmp_path / name, **kw), cache).passes for name, kw in XREF_SEQUENCE.items()}
+
+
+XREF_PASSES = Background(_xref_passes, process=True)
+
+
+@XREF_PASSES
+def test_one_pass_when_only_what_the_document_does_not_read_changed():
+    passes = XREF_PASSES.result()
+    assert passes["a"] == 2  # nothing known yet
     # Another caption and more text: the reference reads only the figure's number.
-    assert texrun.compile(_xref(tmp_path / "b", filler="Some words.", caption="Two"), cache).passes == 1
+    assert passes["b"] == 1
     # One more page: the last page (the kernel's lastpage hook reads it) changed.
-    assert texrun.compile(_xref(tmp_path / "b2", filler=r"\null\newpage"), cache).passes == 2
+    assert passes["b2"] == 2
     # A figure before it changes the number: a second pass.
-    renumbered = texrun.compile(_xref(tmp_path / "c", filler=r"\begin{figure}[h]\caption{x}\end{figure}"), cache)
-    assert renumbered.passes == 2
+    assert passes["c"] == 2
     # A document that prints the page does read it.
-    # The figure on page 2 instead of 1, as many pages: one pass, unless the document prints the page.
-    texrun.compile(_xref(tmp_path / "d", after=r"\newpage\null"), cache)
-    assert texrun.compile(_xref(tmp_path / "e", filler=r"\null\newpage"), cache).passes == 1
-    texrun.compile(_xref(tmp_path / "f", after=r"\newpage\null", pageref=True), cache)
-    assert texrun.compile(_xref(tmp_path / "g", filler=r"\null\newpage", pageref=True), cache).passes == 2
+    # The figure on page 2 instead of 1 (after "d"), as many pages: one pass, unless the document
+    # prints the page ("g", after "f").
+    assert passes["e"] == 1
+    assert passes["g"] == 2
 
 
 def test_aux_signature_keeps_numbers_and_anchors():

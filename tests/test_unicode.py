@@ -17,6 +17,8 @@ from pylatex.utils import escape_latex
 from derivations import build, cli, glyphs, latex, student, variant
 from derivations.errors import VariantError
 
+from conftest import Background
+
 GREEK = "Σωκράτης Παπαδόπουλος"
 CYRILLIC = "Пётр Чайковский"
 CHINESE = "李小龙"
@@ -133,9 +135,17 @@ def test_names_in_every_script_print_literally(outcomes, tmp_path):
     assert "Type 3" not in fonts  # every glyph from a Type 1 font: no bitmaps, text that can be copied
 
 
+def _measure_glyphs(_folder):
+    return glyphs.measure()  # a pdflatex probe of every candidate character, in the worker process
+
+
+MEASURED_GLYPHS = Background(_measure_glyphs, process=True)
+
+
 @pytest.mark.latex
+@MEASURED_GLYPHS
 def test_the_glyph_tables_match_the_installed_fonts():
     """The tables escape and the Text rule read are what this TeX Live sets (``python -m derivations.glyphs``)."""
-    tables, cjk = glyphs.measure()
+    tables, cjk = MEASURED_GLYPHS.result()
     assert tables == glyphs._TABLES, "regenerate: python -m derivations.glyphs"
     assert all(cjk[f] == glyphs._cjk(f) for f in glyphs.CJK_FONTS), "regenerate: python -m derivations.glyphs"
