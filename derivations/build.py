@@ -328,7 +328,7 @@ def document_context(outcome: Outcome, *, key: bool | str | Audience = True) -> 
         "layout": doc.layout,
         "sections": sections,
         "total_points": sum(q.points for q in variant.questions),
-        "checks": check_rows(checks),
+        "checks": check_rows(checks) if aud.staff else [],  # the table is the staff key's only
         "checks_passed": sum(c.passed for c in checks),
         "checks_total": len(checks),
         "fd_step": latex.number(verify.FD_STEP),
