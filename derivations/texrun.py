@@ -245,26 +245,29 @@ def aux_signature(aux: bytes, document: str) -> bytes:
     r"""What a pass of ``document`` reads back from ``aux``: the file without what it does not use.
 
     Dropped: ``\@writefile`` lines (lists of figures and contents, which the
-    documents do not print) and, in each ``\newlabel``, the page unless the
-    document uses ``\pageref`` and the title unless it uses ``\nameref``. Kept:
-    everything else, among it each label's number and link anchor, longtable
-    column widths and the last page (the kernel's ``lastpage`` hook). A pass
-    whose ``.aux`` read and written have the same signature printed what a
-    second pass would.
+    documents do not print), the last page ``\@abspage@last`` (read only by the
+    kernel's ``shipout/lastpage`` hook, which the documents leave empty: a test
+    compiles the key with a wrong value and gets the same bytes) and, in each
+    ``\newlabel``, the page unless the document uses ``\pageref`` and the title
+    unless it uses ``\nameref``. Kept: everything else, among it each label's
+    number and link anchor and longtable column widths. A pass whose ``.aux``
+    read and written have the same signature printed what a second pass would.
     """
     keep_page, keep_title = r"\pageref" in document, r"\nameref" in document
     text = aux.decode("utf-8", errors="replace")
     lines = []
     for line in text.splitlines():
-        if line.startswith("\\@writefile"):
+        if line.startswith(("\\@writefile", "\\gdef \\@abspage@last")):
             continue
         if line.startswith("\\newlabel{"):
             (name, value), _ = _groups(line, 0, 2)
-            fields, _ = _groups(value, 0, 5)
-            if len(fields) == 5:
-                number, page, title, anchor, extra = fields
-                line = "\\newlabel{%s}{{%s}{%s}{%s}{%s}{%s}}" % (
-                    name, number, page if keep_page else "", title if keep_title else "", anchor, extra)
+            fields, _ = _groups(value, 0, 5)  # {number}{page}, and with hyperref {title}{anchor}{extra}
+            if len(fields) >= 2:
+                if not keep_page:
+                    fields[1] = ""
+                if len(fields) == 5 and not keep_title:
+                    fields[2] = ""
+                line = "\\newlabel{%s}{%s}" % (name, "".join("{%s}" % f for f in fields))
         lines.append(line)
     return "\n".join(lines).encode("utf-8")
 

@@ -510,3 +510,26 @@ def test_experiments_run_ahead_once_per_distinct_setting(tmp_path):
         assert exp.experiment(x.params["loss_curves"], 0, tmp_path).cache_hit  # the student's call reads it
     # Variants that ask no cached experiment run nothing ahead.
     assert batch.start_experiments([], tmp_path) == (None, {})
+
+
+def test_warm_fills_the_caches_once_per_group_and_params(monkeypatch):
+    """While a class waits for its experiments, warm derives, checks and presents the groups that need
+    none, once per (group, params), and never runs a cached experiment itself."""
+    v = variant.load("fall2025")
+    calls = []
+    real = build.asked_groups
+
+    def groups(variant_, registry):
+        out = real(variant_, registry)
+        for g in out:
+            calls.append(g.name)
+        return out
+
+    monkeypatch.setattr(build, "asked_groups", groups)
+    done: set = set()
+    batch.warm(v, done)
+    names = {name for name, _ in done}
+    assert "loss_curves" not in names and {"conv2d", "conv1d", "attention_rnn", "gated_rnn"} <= names
+    before = set(done)
+    batch.warm(v, done)
+    assert done == before

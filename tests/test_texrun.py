@@ -4,6 +4,7 @@ variant and code."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -154,8 +155,9 @@ def test_one_pass_when_only_what_the_document_does_not_read_changed():
     assert passes["a"] == 2  # nothing known yet
     # Another caption and more text: the reference reads only the figure's number.
     assert passes["b"] == 1
-    # One more page: the last page (the kernel's lastpage hook reads it) changed.
-    assert passes["b2"] == 2
+    # One more page: the last page changed, which only the kernel's lastpage hook reads, and the
+    # documents leave it empty (test_the_key_does_not_read_its_last_page).
+    assert passes["b2"] == 1
     # A figure before it changes the number: a second pass.
     assert passes["c"] == 2
     # A document that prints the page does read it.
@@ -169,5 +171,31 @@ def test_aux_signature_keeps_numbers_and_anchors():
     aux = (b"\\relax\n\\@writefile{lof}{\\contentsline {figure}{1}{2}}\n"
            b"\\newlabel{fig:a}{{1}{2}{A {nested} title}{figure.1}{}}\n\\gdef \\@abspage@last{2}\n")
     sig = texrun.aux_signature(aux, "")
-    assert sig == b"\\relax\n\\newlabel{fig:a}{{1}{}{}{figure.1}{}}\n\\gdef \\@abspage@last{2}"
+    assert sig == b"\\relax\n\\newlabel{fig:a}{{1}{}{}{figure.1}{}}"
     assert b"{2}{A {nested} title}" in texrun.aux_signature(aux, r"\pageref{fig:a} \nameref{fig:a}")
+
+
+@pytest.mark.latex
+def test_the_key_does_not_read_its_last_page(compiled, tmp_path):
+    """aux_signature ignores \\@abspage@last: the key compiled with a wrong last page is the same PDF."""
+    import os
+    import subprocess
+
+    folder, _ = compiled[("fall2025", "key")]
+    work = tmp_path / "key"
+    work.mkdir()
+    for f in folder.iterdir():
+        if f.suffix in (".tex", ".dat"):
+            (work / f.name).write_bytes(f.read_bytes())
+    tex = work / "hw2_theory.tex"
+    texrun.compile(tex, tmp_path / "cache")
+    right = tex.with_suffix(".pdf").read_bytes()
+    aux = tex.with_suffix(".aux").read_text("utf-8")
+    assert "\\@abspage@last{" in aux
+    wrong = re.sub(r"\\@abspage@last\{\d+\}", r"\\@abspage@last{1}", aux)
+    assert wrong != aux
+    tex.with_suffix(".aux").write_text(wrong, "utf-8")
+    fmt = [f.stem for f in work.glob("*.fmt")]
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-no-shell-escape", *(f"-fmt={n}" for n in fmt[:1]),
+                    tex.name], cwd=work, capture_output=True, check=True, env={**os.environ, **texrun._ENV})
+    assert tex.with_suffix(".pdf").read_bytes() == right
