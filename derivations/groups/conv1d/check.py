@@ -252,15 +252,6 @@ class Grid:
         shape = np.broadcast_shapes(np.shape(i), np.shape(j), np.shape(k))
         return np.broadcast_to(np.asarray(fn(i, j, k, *self.sizes, *self.lookups), float), shape)
 
-    def rows(self, lo: int, hi: int, width: int) -> list[tuple[int, int]]:
-        """Chunks of the rows lo..hi so that a chunk times ``width`` stays under :data:`CHUNK`."""
-        step = max(1, CHUNK // max(width, 1))
-        return [(a, min(a + step - 1, hi)) for a in range(lo, hi + 1, step)]
-
-    @staticmethod
-    def outputs(a: int, b: int) -> np.ndarray:
-        return np.arange(a, b + 1).reshape(-1, 1, 1)
-
     @staticmethod
     def chunks(rows: np.ndarray, width: int) -> list[tuple[int, np.ndarray]]:
         """The outputs ``rows`` (1-based) in chunks of at most :data:`CHUNK` / ``width``: (offset, grid)."""
@@ -272,8 +263,8 @@ def closed_forms(d: Any, xv: np.ndarray, Wv: np.ndarray, gv: np.ndarray) -> dict
     """Evaluate the derived element formulas on arrays (0-based, numerator layout): f, df_dW, df_dx, dl_dW."""
     grid = Grid(d.params, (xv, Wv, gv))
     fm = forms(d)
-    L, K, Lo = d.params.length, d.params.kernel, d.L_out
-    P = grid.outputs(1, Lo)
+    L, K = d.params.length, d.params.kernel
+    P = all_rows(d).reshape(-1, 1, 1)
     df_dW = grid.call(fm.df_dW, P, grid.channels, grid.axis(m, 1, K))  # (p, m, c)
     Pb, Nb = np.broadcast_arrays(P, grid.axis(n, 1, L))  # conditions on (p, n) broadcast alike
     df_dx = grid.call(fm.df_dx, Pb, grid.channels, Nb)  # (p, n, c)
@@ -284,6 +275,7 @@ def closed_forms(d: Any, xv: np.ndarray, Wv: np.ndarray, gv: np.ndarray) -> dict
 
 
 def all_rows(d: Any) -> np.ndarray:
+    """Every output, 1-based."""
     return np.arange(1, d.L_out + 1)
 
 
